@@ -1,0 +1,69 @@
+"""`python -m loaders <source> [options]`: land one source's raw data in the warehouse.
+
+Sources register a module `loaders.<source>.cli` with `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from loaders.common import LoaderError
+
+SOURCES = {
+    "marketo": "Marketo persons (bulk lead extract) and deleted persons -> raw_marketo",
+    "web": "web page views and form submits from files (local, s3://, gs://, az://) -> raw_web",
+    "salesforce": "Salesforce Lead, Contact, Account -> raw_salesforce",
+    "dynamics": "Dynamics 365 leads, contacts, accounts -> raw_dynamics",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loaders",
+        description="Land one source's raw data in the warehouse (DuckDB by default).",
+        epilog="Config comes from env vars (SOURCES__<SOURCE>__<KEY>) or .dlt/config.toml and "
+        ".dlt/secrets.toml; the warehouse is the DuckDB file at $DUCKDB_PATH (default: warehouse.duckdb "
+        "at the repo root). Exit codes: 0 done, 2 error to fix, 3 clean stop that resumes on the next run.",
+    )
+    sub = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    for name, help_text in SOURCES.items():
+        try:
+            module = importlib.import_module(f"loaders.{name}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(f"loaders.{name}"):
+                continue
+            raise
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--destination", default=None,
+                       help="dlt destination name (default: duckdb at $DUCKDB_PATH)")
+        p.add_argument("--pipelines-dir", default=None,
+                       help="where dlt keeps local pipeline state (default: dlt's, ~/.dlt/pipelines)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log HTTP calls (never secrets)")
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return args._run(args)
+    except LoaderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: progress so far is saved; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Where loaders write: one DuckDB file shared with dbt (env DUCKDB_PATH), or any dlt destination."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dlt
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def duckdb_path() -> Path:
+    """DUCKDB_PATH if set (relative paths are taken from the current directory), else warehouse.duckdb
+    at the repo root — the same file dbt's profiles.yml opens."""
+    env = os.environ.get("DUCKDB_PATH")
+    return Path(env).resolve() if env else repo_root() / "warehouse.duckdb"
+
+
+def make_pipeline(
+    pipeline_name: str,
+    dataset_name: str,
+    destination: str | None = None,
+    pipelines_dir: str | None = None,
+    progress: str | None = None,
+) -> dlt.Pipeline:
+    """A dlt pipeline into `dataset_name` (the raw schema dbt reads, e.g. raw_marketo).
+
+    destination: None means DuckDB at duckdb_path(); any other dlt destination name uses dlt's own
+    config for it (DESTINATION__SNOWFLAKE__CREDENTIALS, ...).
+    """
+    if destination in (None, "duckdb"):
+        dest = dlt.destinations.duckdb(credentials=str(duckdb_path()))
+    else:
+        dest = destination
+    return dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=dest,
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir or os.environ.get("LOADERS_PIPELINES_DIR"),
+        progress=progress,
+    )
