@@ -1,0 +1,74 @@
+{#-
+    One row per Marketo person with what the rest of the project needs to know about it:
+    which mart it belongs in, which CRM record the Marketo<->CRM sync names, and whether it was deleted.
+-#}
+with
+
+leads as (
+    select * from {{ ref('stg_marketo__leads') }}
+),
+
+deleted_leads as (
+    select * from {{ ref('stg_marketo__deleted_leads') }}
+),
+
+-- repeated deletes collapse to one; a delete of an id that was never loaded joins to nothing
+deletes as (
+    select
+        lead_id,
+        min(deleted_at) as deleted_at
+    from deleted_leads
+    group by 1
+),
+
+resolved as (
+    select
+        ---------- ids
+        leads.lead_id                                                        as person_id,
+        -- the CRM id that matters is the one the sync type selects; with no type, the lead id, then the contact id
+        case
+            when lower(leads.sfdc_type) = 'contact' then leads.sfdc_contact_id
+            when lower(leads.sfdc_type) = 'lead' then leads.sfdc_lead_id
+            when coalesce(leads.sfdc_lead_id, leads.sfdc_contact_id) is not null
+                then coalesce(leads.sfdc_lead_id, leads.sfdc_contact_id)
+            when lower(leads.msft_type) = 'contact' then leads.msft_contact_id
+            when lower(leads.msft_type) = 'lead' then leads.msft_lead_id
+            else coalesce(leads.msft_lead_id, leads.msft_contact_id)
+        end                                                                  as crm_synced_id,
+        coalesce(leads.sfdc_account_id, leads.msft_account_id)               as crm_synced_account_id,
+        ---------- strings
+        case
+            when lower(coalesce(leads.sfdc_type, leads.msft_type)) = 'contact' then 'contact'
+            else 'lead'
+        end                                                                  as person_type,
+        case
+            when coalesce(leads.sfdc_lead_id, leads.sfdc_contact_id) is not null then 'salesforce'
+            when coalesce(leads.msft_lead_id, leads.msft_contact_id) is not null then 'dynamics'
+        end                                                                  as crm_synced_system,
+        case
+            when lower(leads.sfdc_type) = 'contact' then 'contact'
+            when lower(leads.sfdc_type) = 'lead' then 'lead'
+            when leads.sfdc_lead_id is not null then 'lead'
+            when leads.sfdc_contact_id is not null then 'contact'
+            when lower(leads.msft_type) = 'contact' then 'contact'
+            when lower(leads.msft_type) = 'lead' then 'lead'
+            when leads.msft_lead_id is not null then 'lead'
+            when leads.msft_contact_id is not null then 'contact'
+        end                                                                  as crm_synced_type,
+        leads.email,
+        leads.company,
+        leads.website,
+        leads.lead_source,
+        leads.lead_status                                                    as bizible_stage,
+        ---------- booleans
+        deletes.lead_id is not null                                          as is_deleted,
+        ---------- timestamps
+        leads.created_at                                                     as created_date,
+        leads.updated_at                                                     as modified_date,
+        deletes.deleted_at
+    from leads
+    left join deletes
+        on leads.lead_id = deletes.lead_id
+)
+
+select * from resolved
