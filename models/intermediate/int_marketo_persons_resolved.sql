@@ -8,6 +8,10 @@ leads as (
     select * from {{ ref('stg_marketo__leads') }}
 ),
 
+company_fields as (
+    select * from {{ ref('stg_marketo__lead_company_fields') }}
+),
+
 deleted_leads as (
     select * from {{ ref('stg_marketo__deleted_leads') }}
 ),
@@ -56,8 +60,15 @@ resolved as (
             when leads.msft_contact_id is not null then 'contact'
         end                                                                  as crm_synced_type,
         leads.email,
-        leads.company,
-        leads.website,
+        -- B9: company fields change without bumping updatedAt; the most recent read wins
+        case
+            when company_fields.read_at_epoch > leads.read_at_epoch then company_fields.company
+            else leads.company
+        end                                                                  as company,
+        case
+            when company_fields.read_at_epoch > leads.read_at_epoch then company_fields.website
+            else leads.website
+        end                                                                  as website,
         leads.lead_source,
         leads.lead_status                                                    as bizible_stage,
         ---------- booleans
@@ -67,6 +78,8 @@ resolved as (
         leads.updated_at                                                     as modified_date,
         deletes.deleted_at
     from leads
+    left join company_fields
+        on leads.lead_id = company_fields.lead_id
     left join deletes
         on leads.lead_id = deletes.lead_id
 )

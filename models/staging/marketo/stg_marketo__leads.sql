@@ -45,7 +45,8 @@ renamed as (
         lead_source,
         nullif(trim(sfdc_type), '')                         as sfdc_type,
         nullif(trim(msft_type), '')                         as msft_type,
-        _dlt_load_id,
+        ---------- numerics
+        cast(_dlt_load_id as {{ dbt.type_float() }})        as read_at_epoch,
         ---------- timestamps
         {{ utc_timestamp('created_at') }}                   as created_at,
         {{ utc_timestamp('updated_at') }}                   as updated_at

@@ -1,0 +1,322 @@
+"""Marketo persons -> raw_marketo: `python -m loaders marketo`.
+
+Lands `raw_marketo.leads` (one row per person, merged on id, latest updatedAt wins),
+`raw_marketo.deleted_leads` (one row per delete activity), `raw_marketo.lead_company_fields` (B9: company
+fields re-read on a cadence, because Marketo does not bump updatedAt when they change) and
+`raw_marketo.leads_rejected` (rows whose values did not fit their type: quarantined, never dropped).
+
+Settings (env var, or the key under [sources.marketo] in .dlt/config.toml / .dlt/secrets.toml):
+  SOURCES__MARKETO__BASE_URL               REST endpoint, e.g. https://123-ABC-456.mktorest.com (required)
+  SOURCES__MARKETO__CLIENT_ID              LaunchPoint client id (secret, required)
+  SOURCES__MARKETO__CLIENT_SECRET          LaunchPoint client secret (secret, required)
+  SOURCES__MARKETO__START_DATE             first import reaches back to here, e.g. 2018-01-01 (B2);
+                                           default: ROLLING_WINDOW_DAYS back from today
+  SOURCES__MARKETO__ROLLING_WINDOW_DAYS    730: full and company refreshes cover this many days back
+  SOURCES__MARKETO__WINDOW_DAYS            31: days per bulk export job (Marketo allows at most 31)
+  SOURCES__MARKETO__FILTER_FIELD           updatedAt (default) or createdAt; switches itself to createdAt on 1035
+  SOURCES__MARKETO__EXTRA_FIELDS           comma list of REST field names to land besides the B7 and CRM-id
+                                           fields (default firstName,lastName,leadSource,title,country; * = all)
+  SOURCES__MARKETO__COMPANY_FIELDS         fields re-read by the B9 company refresh (company,website,...)
+  SOURCES__MARKETO__COMPANY_REFRESH_DAYS   7: re-read company fields of everyone this often (0 = every run)
+  SOURCES__MARKETO__FULL_REFRESH_DAYS      7: with createdAt windows only, re-export everyone this often
+  SOURCES__MARKETO__POLL_INTERVAL_SECONDS  30: export job status polling interval
+  SOURCES__MARKETO__JOB_TIMEOUT_SECONDS    10800: give up waiting on a job (its id is kept for the next run)
+  SOURCES__MARKETO__MAX_CALLS_PER_20S      100: client-side call budget (Marketo's limit is 100 / 20 s)
+  SOURCES__MARKETO__MAX_CONCURRENT_CALLS   10
+  SOURCES__MARKETO__RATE_WINDOW_SECONDS    20: the window MAX_CALLS_PER_20S counts in
+  SOURCES__MARKETO__RETRY_ATTEMPTS         8, SOURCES__MARKETO__BACKOFF_BASE_SECONDS 1.0
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pyarrow as pa
+
+from loaders.common import LoaderError, Progress, RateBudget
+from loaders.common.progress import human_bytes
+from loaders.marketo.bulk import ExportJob, JobOptions, Window, arrow_types, read_csv_batches, type_batch
+from loaders.marketo.client import MarketoClient, RetryPolicy, UnsupportedFilter
+from loaders.marketo.settings import CRM_ID_FIELDS, REQUIRED_FIELDS, MarketoSettings
+
+log = logging.getLogger(__name__)
+
+LEADS_HINTS: dict[str, Any] = {
+    "primary_key": "id",
+    "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+    # a person can appear in two windows (inclusive ends, DST overlaps): keep the latest version
+    "columns": {"updated_at": {"dedup_sort": "desc"}},
+}
+
+
+def iso(ts: datetime) -> str:
+    """Marketo wants ISO-8601 without milliseconds."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def split_windows(start: datetime, end: datetime, days: int) -> list[Window]:
+    """Consecutive windows of at most `days`, inclusive at both ends (the boundary second is read twice,
+    so nothing falls between two windows; the merge on id absorbs the repeat)."""
+    windows, cursor = [], start
+    while cursor < end:
+        stop = min(cursor + timedelta(days=days), end)
+        windows.append(Window(iso(cursor), iso(stop)))
+        cursor = stop
+    return windows
+
+
+@dlt.source(name="marketo", max_table_nesting=0)
+def marketo_commit(state: dict, tables: dict[str, Iterable[Any]] | None = None) -> Any:
+    """What one step of the load commits: its rows (per table) and the loader's state, atomically.
+
+    The driver below decides what to fetch; this source only hands rows to dlt and writes the state, so
+    a run killed between two steps resumes from the last committed step.
+    """
+
+    def _state_writer(items: Iterable[Any]) -> Iterator[Any]:
+        current = dlt.current.source_state()
+        current.clear()
+        current.update(copy.deepcopy(state))
+        yield from items
+
+    resources = []
+    for name, items in (tables or {}).items():
+        hints = LEADS_HINTS if name in ("leads", "lead_company_fields") else {}
+        if name == "deleted_leads":
+            hints = {"primary_key": "id", "write_disposition": "merge"}
+        resources.append(dlt.resource(_state_writer(items), name=name, **hints))
+    if not resources:
+        resources.append(dlt.resource(_state_writer([]), name="leads", **LEADS_HINTS))
+    return resources
+
+
+@dataclass
+class Totals:
+    rows: int = 0
+    rejected: int = 0
+    bytes: int = 0
+    deleted: int = 0
+    windows_done: int = 0
+    windows_total: int = 0
+    by_table: dict[str, int] = field(default_factory=dict)
+
+
+class MarketoLoad:
+    """Drives one `python -m loaders marketo` run: passes of bulk-export windows, then deletes."""
+
+    def __init__(self, pipeline: dlt.Pipeline, settings: MarketoSettings, progress: Progress | None = None,
+                 workdir: Path | None = None) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.progress = progress or Progress("marketo")
+        self.workdir = workdir or Path(pipeline.working_dir) / "exports"
+        self.client = MarketoClient(
+            settings.base_url, settings.client_id, settings.client_secret,
+            budget=RateBudget(settings.max_calls_per_20s, settings.rate_window_seconds,
+                              settings.max_concurrent_calls),
+            retry=RetryPolicy(attempts=settings.retry_attempts, base_seconds=settings.backoff_base_seconds),
+        )
+        self.job_options = JobOptions(poll_interval=settings.poll_interval_seconds,
+                                      job_timeout=settings.job_timeout_seconds)
+        self.totals = Totals()
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        pipeline.sync_destination()  # state from the warehouse when the local working dir is new
+        self.state: dict = copy.deepcopy(pipeline.state.get("sources", {}).get("marketo", {}))
+
+    # ---------------------------------------------------------------- plan
+    def run(self) -> Totals:
+        describe = self.client.describe_leads()
+        self.types = arrow_types(describe)
+        available = {name for name in self.types}
+        missing = [f for f in ("id", "email", "createdAt", "updatedAt") if f not in available]
+        if missing:
+            raise LoaderError(f"Marketo's leads/describe.json lacks {missing}; is base_url a Marketo instance?")
+        wanted = REQUIRED_FIELDS + CRM_ID_FIELDS + (
+            sorted(available) if self.settings.extra_fields == ["*"] else self.settings.extra_fields)
+        self.fields = [f for f in dict.fromkeys(wanted) if f in available]
+        absent = [f for f in REQUIRED_FIELDS + CRM_ID_FIELDS[:4] if f not in available]
+        if absent:
+            self.progress.say(f"note: this instance has no field(s) {', '.join(absent)}; they land as null")
+        company_fields = ["id", "updatedAt"] + [f for f in self.settings.company_fields if f in available]
+
+        filter_field = self.state.get("filter_field", self.settings.filter_field)
+        self.state["filter_field"] = filter_field
+        first_start = self.settings.start_date
+        try:
+            self.run_pass("leads", filter_field, self.fields, "leads", first_start)
+        except UnsupportedFilter as exc:
+            self.progress.say(
+                f"this subscription refuses updatedAt filters ({exc.code}: {exc.api_message}); switching to "
+                f"createdAt windows for new persons plus a full refresh every {self.settings.full_refresh_days:g} "
+                "days for updates (set SOURCES__MARKETO__FILTER_FIELD=createdAt to skip this check)"
+            )
+            self.state["filter_field"] = "createdAt"
+            self.state.setdefault("passes", {}).pop("leads", None)
+            self.state["passes"].pop("full", None)
+            self.run_pass("leads", "createdAt", self.fields, "leads", first_start)
+
+        if self.state["filter_field"] == "createdAt" and self._due("full", self.settings.full_refresh_days):
+            self.run_pass("full", "createdAt", self.fields, "leads", self.settings.rolling_start(self.now),
+                          repeat=True)
+        if len(company_fields) > 2 and self._due("company", self.settings.company_refresh_days):
+            self.run_pass("company", "createdAt", company_fields, "lead_company_fields",
+                          self.settings.rolling_start(self.now), repeat=True)
+        self.load_deletes()
+        return self.totals
+
+    def _due(self, name: str, every_days: float) -> bool:
+        p = self.state.get("passes", {}).get(name, {})
+        if p.get("end"):  # a refresh that a killed run left half done
+            return True
+        last = p.get("last_completed")
+        if every_days < 0:
+            return False
+        return last is None or datetime.fromisoformat(last.replace("Z", "+00:00")) <= self.now - timedelta(days=every_days)
+
+    # ---------------------------------------------------------------- windows
+    def run_pass(self, name: str, filter_field: str, fields: list[str], table: str, first_start: datetime,
+                 repeat: bool = False) -> None:
+        """Export every window of the pass in order; each window's rows and the advanced cursor are one
+        commit. `repeat` passes (refreshes) start from `first_start` each time; the incremental pass
+        starts where the previous one ended."""
+        passes = self.state.setdefault("passes", {})
+        p = passes.setdefault(name, {})
+        if not p.get("end"):
+            start = first_start if repeat or not p.get("last_completed") else datetime.fromisoformat(
+                p["last_completed"].replace("Z", "+00:00"))
+            p.update(cursor=iso(start), end=iso(self.now), jobs={})
+        start = datetime.fromisoformat(p["cursor"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(p["end"].replace("Z", "+00:00"))
+        windows = split_windows(start, end, self.settings.window_days)
+        self.totals.windows_total += len(windows)
+        label = {"leads": f"persons by {filter_field}", "full": "full refresh", "company": "company fields (B9)"}[name]
+        if windows:
+            self.progress.say(f"{label}: {len(windows)} window(s) {windows[0].start} .. {windows[-1].end}")
+        for i, window in enumerate(windows):
+            job = self._job(p, window, filter_field, fields)
+            if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
+                self._job(p, windows[i + 1], filter_field, fields)
+            if p.get("_dirty"):
+                p.pop("_dirty")
+                self.commit({})  # job ids are saved before the long wait, so a killed run reuses them
+            describe = f"{label} {window.start}..{window.end}"
+            job.wait(describe)
+            path = self.workdir / f"{job.export_id}.csv"
+            size, _ = job.download(path)
+            self.totals.bytes += size
+            expected_rows = int(job.status.get("numberOfRecords") or 0)
+            p["cursor"] = window.end
+            p["jobs"].pop(window.key, None)
+            if i == len(windows) - 1:
+                p["last_completed"] = p.pop("end")
+                p["jobs"] = {}
+            counts = {"rows": 0, "rejected": 0}
+            self.commit({table: self._rows(path, job.export_id, window, counts)})
+            if counts["rows"] + counts["rejected"] != expected_rows:
+                raise LoaderError(
+                    f"export {job.export_id} ({describe}): Marketo said {expected_rows} records but the file "
+                    f"held {counts['rows'] + counts['rejected']}; the rows are loaded, please report this")
+            path.unlink(missing_ok=True)
+            self.totals.rows += counts["rows"]
+            self.totals.rejected += counts["rejected"]
+            self.totals.by_table[table] = self.totals.by_table.get(table, 0) + counts["rows"]
+            self.totals.windows_done += 1
+            self.progress.tick(
+                f"{label}: window {i + 1}/{len(windows)} done, {self.totals.rows:,} rows "
+                f"({self.totals.rejected} rejected), {human_bytes(self.totals.bytes)}, "
+                f"{self.client.budget.calls_made} API calls", force=i == len(windows) - 1)
+
+    def _job(self, p: dict, window: Window, filter_field: str, fields: list[str]) -> ExportJob:
+        """The export job for a window: the saved one if Marketo still has it and it has not failed,
+        else a new one, created and enqueued."""
+        export_id = p["jobs"].get(window.key)
+        if export_id:
+            job = ExportJob(self.client, export_id, self.job_options)
+            try:
+                state = job.refresh().get("status")
+            except Exception as exc:  # expired (7 days) or unknown to Marketo: make a new one
+                log.info("saved export %s is gone (%s)", export_id, exc)
+                state = None
+            if state in ("Created", "Queued", "Processing", "Completed"):
+                if state == "Created":
+                    job.enqueue()
+                return job
+        job = ExportJob.create(self.client, fields, filter_field, window, self.job_options)
+        job.enqueue()
+        p["jobs"][window.key] = job.export_id
+        p["_dirty"] = True
+        return job
+
+    def _rows(self, path: Path, export_id: str, window: Window, counts: dict) -> Iterator[Any]:
+        """Typed Arrow tables of the file, then its quarantined rows (to leads_rejected, appended)."""
+        rejected: list[pa.Table] = []
+        for batch in read_csv_batches(path):
+            good, bad = type_batch(batch, self.types)
+            counts["rows"] += good.num_rows
+            if bad is not None:
+                counts["rejected"] += bad.num_rows
+                bad = bad.append_column("_export_id", pa.array([export_id] * bad.num_rows)).append_column(
+                    "_window", pa.array([window.key] * bad.num_rows))
+                rejected.append(bad)
+                for row in bad.select(["id", "_rejected_reason"]).to_pylist()[:20]:
+                    self.progress.say(f"quarantined person id={row['id']}: {row['_rejected_reason']}")
+            if good.num_rows:
+                yield good
+        for bad in rejected:
+            yield dlt.mark.with_hints(
+                bad, dlt.mark.make_hints(table_name="leads_rejected", write_disposition="append"),
+                create_table_variant=True)
+
+    # ---------------------------------------------------------------- deletes
+    def load_deletes(self, pages_per_commit: int = 50) -> None:
+        """Delete activities from the saved paging token on (repeats are merged away on activity id)."""
+        deleted = self.state.setdefault("deleted", {})
+        token = deleted.get("page_token") or self.client.paging_token(iso(self.settings.start_date))
+        rows: list[dict] = []
+        pages, more = 0, True
+        while more:
+            page, token, more = self.client.deleted_leads(token)
+            rows.extend(_delete_row(item) for item in page)
+            pages += 1
+            if pages % pages_per_commit == 0 or not more or not page:
+                deleted["page_token"] = token
+                self.commit({"deleted_leads": [rows]} if rows else {})
+                self.totals.deleted += len(rows)
+                rows = []
+            if not page:
+                break
+        self.progress.say(f"deleted persons: {self.totals.deleted} delete activities read")
+
+    # ---------------------------------------------------------------- commit
+    def commit(self, tables: dict[str, Iterable[Any]]) -> None:
+        self.pipeline.run(marketo_commit(self.state, tables))
+
+
+def _delete_row(item: dict) -> dict:
+    return {
+        "id": item.get("id"),
+        "marketo_guid": item.get("marketoGUID"),
+        "lead_id": item.get("leadId"),
+        "activity_date": datetime.fromisoformat(str(item["activityDate"]).replace("Z", "+00:00")),
+        "activity_type_id": item.get("activityTypeId"),
+        "primary_attribute_value": item.get("primaryAttributeValue"),
+    }
+
+
+def run_load(pipeline: dlt.Pipeline, settings: MarketoSettings, progress: Progress | None = None) -> Totals:
+    start = time.monotonic()
+    load = MarketoLoad(pipeline, settings, progress)
+    totals = load.run()
+    log.info("marketo load took %.1fs", time.monotonic() - start)
+    return totals
+
+
+__all__ = ["MarketoLoad", "marketo_commit", "run_load", "split_windows"]

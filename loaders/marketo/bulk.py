@@ -1,0 +1,290 @@
+"""Bulk Lead Extract: export jobs, the file download, and the CSV -> Arrow parse.
+
+A job goes Created -> Queued -> Processing -> Completed (or Failed / Cancelled). Marketo runs at most two
+jobs per instance at once and keeps files for 7 days, so a job created by a killed run is worth reusing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import requests
+
+from loaders.common import LoaderError, StopWithProgress, backoff_delays
+from loaders.marketo.client import ExportQueueFull, MarketoClient
+
+log = logging.getLogger(__name__)
+
+FAILED = {"Failed", "Cancelled", "Canceled"}
+PENDING = {"Created", "Queued", "Processing"}
+ARROW_TYPES = {
+    "integer": pa.int64(),
+    "score": pa.int64(),
+    "float": pa.float64(),
+    "currency": pa.float64(),
+    "percent": pa.float64(),
+    "boolean": pa.bool_(),
+    "datetime": pa.timestamp("s", tz="UTC"),
+    "date": pa.date32(),
+}
+INT_RE = r"^\s*[-+]?\d{1,18}\s*$"
+FLOAT_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Window:
+    start: str  # ISO-8601 UTC without milliseconds, inclusive
+    end: str  # inclusive
+
+    @property
+    def key(self) -> str:
+        return f"{self.start}/{self.end}"
+
+
+@dataclass
+class JobOptions:
+    poll_interval: float = 30.0
+    job_timeout: float = 3 * 3600.0
+    download_attempts: int = 5
+
+
+class ExportJob:
+    """One bulk lead export job; `ensure` creates and enqueues it, `wait` polls, `download` fetches."""
+
+    def __init__(self, client: MarketoClient, export_id: str, options: JobOptions) -> None:
+        self.client = client
+        self.export_id = export_id
+        self.options = options
+        self.status: dict = {}
+
+    @classmethod
+    def create(cls, client: MarketoClient, fields: list[str], filter_field: str, window: Window,
+               options: JobOptions) -> ExportJob:
+        body = {"fields": fields, "format": "CSV",
+                "filter": {filter_field: {"startAt": window.start, "endAt": window.end}}}
+        result = client.call("POST", "/bulk/v1/leads/export/create.json", json=body)["result"][0]
+        job = cls(client, result["exportId"], options)
+        job.status = result
+        return job
+
+    def _path(self, action: str) -> str:
+        return f"/bulk/v1/leads/export/{self.export_id}/{action}.json"
+
+    def refresh(self) -> dict:
+        self.status = self.client.call("GET", self._path("status"))["result"][0]
+        return self.status
+
+    def enqueue(self) -> None:
+        # 1029 "too many jobs in queue" is other integrations' jobs: wait for room rather than fail
+        delays = backoff_delays(12, max(self.options.poll_interval, 0.01), 300.0)
+        while True:
+            try:
+                self.client.call("POST", self._path("enqueue"))
+                return
+            except ExportQueueFull:
+                delay = next(delays, None)
+                if delay is None:
+                    raise StopWithProgress(
+                        "Marketo's bulk export queue stayed full (1029); the job id is saved and the next "
+                        "run resumes it. Check which other integrations run exports at this hour."
+                    ) from None
+                time.sleep(delay)
+
+    def cancel(self) -> None:
+        self.client.call("POST", self._path("cancel"))
+
+    def wait(self, describe: str) -> dict:
+        """Poll until Completed; raise with Marketo's errorMsg on Failed/Cancelled, stop on timeout."""
+        deadline = time.monotonic() + self.options.job_timeout
+        while True:
+            status = self.refresh()
+            state = status.get("status")
+            if state == "Completed":
+                return status
+            if state in FAILED:
+                raise LoaderError(
+                    f"Marketo export job {self.export_id} ({describe}) ended {state}: "
+                    f"{status.get('errorMsg') or 'no errorMsg given'}. The next run creates a new job."
+                )
+            if state == "Created":
+                self.enqueue()
+            if time.monotonic() >= deadline:
+                raise StopWithProgress(
+                    f"Marketo export job {self.export_id} ({describe}) is still {state} after "
+                    f"{self.options.job_timeout:.0f} s (sources.marketo.job_timeout_seconds). Its id is saved: "
+                    "the next run keeps waiting on the same job instead of creating another."
+                )
+            time.sleep(self.options.poll_interval)
+
+    def download(self, dest: Path) -> tuple[int, str]:
+        """Stream the file to `dest`, resuming with Range after a cut, and verify Marketo's SHA-256.
+
+        Returns (bytes, sha256 hex). A 404 right after Completed happens (the file is not yet on the
+        file server): it is retried like a cut.
+        """
+        expected = str(self.status.get("fileChecksum") or "").removeprefix("sha256:").lower()
+        size_expected = self.status.get("fileSize")
+        for attempt in range(1, self.options.download_attempts + 1):
+            size, digest = self._fetch_resumable(dest)
+            if size_expected is not None and size != int(size_expected):
+                log.warning("export %s: got %d bytes, status said %s", self.export_id, size, size_expected)
+            if not expected or digest == expected:
+                return size, digest
+            log.warning("export %s: SHA-256 mismatch (attempt %d), downloading again", self.export_id, attempt)
+            dest.unlink(missing_ok=True)
+        raise LoaderError(
+            f"Marketo export {self.export_id}: the file's SHA-256 never matched fileChecksum after "
+            f"{self.options.download_attempts} downloads; nothing was loaded from it. Run again; if it "
+            "persists, the file is corrupt on Marketo's side (open a support case with the export id)."
+        )
+
+    def _fetch_resumable(self, dest: Path) -> tuple[int, str]:
+        delays = backoff_delays(self.options.download_attempts * 2, 0.5 if self.options.poll_interval else 0.01, 30.0)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            have = dest.stat().st_size if dest.exists() else 0
+            headers = {"Range": f"bytes={have}-"} if have else {}
+            try:
+                resp = self.client.stream(self._path("file"), headers=headers)
+                if resp.status_code == 416:  # we already hold every byte
+                    resp.close()
+                    break
+                if resp.status_code in (404, 429) or resp.status_code >= 500:
+                    resp.close()
+                    raise requests.ConnectionError(f"HTTP {resp.status_code}")
+                if resp.status_code not in (200, 206):
+                    raise LoaderError(f"Marketo export {self.export_id} file: HTTP {resp.status_code} "
+                                      f"{resp.text[:200]}")
+                mode = "ab" if resp.status_code == 206 else "wb"  # 200 means the server restarted from 0
+                with resp, open(dest, mode) as out:
+                    for chunk in resp.iter_content(CHUNK):
+                        out.write(chunk)
+                expected_len = resp.headers.get("Content-Length")
+                got = dest.stat().st_size - (have if mode == "ab" else 0)
+                if expected_len is not None and got < int(expected_len):
+                    raise requests.ConnectionError(f"body cut at {got} of {expected_len} bytes")
+                break
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                    requests.Timeout) as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    raise LoaderError(f"Marketo export {self.export_id}: download kept failing ({exc}); "
+                                      "the job id is saved, run again to resume") from exc
+                log.info("export %s: %s; resuming in %.2fs", self.export_id, exc, delay)
+                time.sleep(delay)
+        digest = hashlib.sha256()
+        with open(dest, "rb") as f:
+            while block := f.read(CHUNK * 8):
+                digest.update(block)
+        return dest.stat().st_size, digest.hexdigest()
+
+
+# ------------------------------------------------------------------------ parse
+def arrow_types(describe: list[dict]) -> dict[str, pa.DataType]:
+    """REST field name -> Arrow type from leads/describe.json (REST names only; SOAP names ignored)."""
+    types = {}
+    for field in describe:
+        rest = (field.get("rest") or {}).get("name")
+        if rest:
+            types[rest] = ARROW_TYPES.get(str(field.get("dataType")), pa.string())
+    types["id"] = pa.int64()
+    return types
+
+
+def read_csv_batches(path: Path, block_size: int = 16 << 20) -> Iterator[pa.RecordBatch]:
+    """Marketo CSV as string columns: RFC-4180 quoting with newlines inside values, the literal `null`
+    for null, CRLF or LF. Everything is read as text first so a bad value can be quarantined by row."""
+    with open(path, "rb") as f:
+        header = pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=block_size, use_threads=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            null_values=["null"],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+def type_batch(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> tuple[pa.Table, pa.Table | None]:
+    """Cast string columns to their describe types, vectorized. Rows with a value that does not fit
+    its type go to the second table (all columns as text, plus `_rejected_field` and `_rejected_value`)."""
+    table = pa.Table.from_batches([batch])
+    typed: dict[str, pa.Array] = {}
+    bad = pa.array([False] * table.num_rows)
+    reasons: list[pa.Array] = []
+    for name in table.column_names:
+        col = table.column(name).combine_chunks()
+        target = types.get(name, pa.string())
+        if target == pa.string() and name != "id":
+            typed[name] = col
+            continue
+        parsed, ok = _cast_column(col, target)
+        col_bad = pc.and_(pc.is_valid(col), pc.invert(ok))
+        if name == "id":  # a person without an id cannot be merged: quarantine it
+            col_bad = pc.or_(col_bad, pc.is_null(col))
+        if pc.any(col_bad).as_py():
+            bad = pc.or_(bad, col_bad)
+            reasons.append(pc.if_else(col_bad, pc.binary_join_element_wise(
+                pa.scalar(f"{name}: not a valid {_type_name(target)}: "),
+                pc.fill_null(col, "null"), ""), pa.scalar(None, pa.string())))
+        typed[name] = parsed
+    good_table = pa.table(typed)
+    if not pc.any(bad).as_py():
+        return good_table, None
+    reason = pc.binary_join_element_wise(*reasons, "; ", null_handling="skip")
+    rejected = table.append_column("_rejected_reason", reason).filter(bad)
+    return good_table.filter(pc.invert(bad)), rejected
+
+
+def _cast_column(col: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """(parsed, ok): ok is true where the value is null or parsed cleanly."""
+    stripped = pc.utf8_trim_whitespace(col)
+    if pa.types.is_integer(target):
+        ok = pc.match_substring_regex(stripped, INT_RE)
+    elif pa.types.is_floating(target):
+        ok = pc.match_substring_regex(stripped, FLOAT_RE)
+    elif pa.types.is_boolean(target):
+        ok = pc.is_in(pc.utf8_lower(stripped), pa.array(["true", "false", "1", "0"]))
+        lowered = pc.utf8_lower(stripped)
+        parsed = pc.if_else(ok, pc.is_in(lowered, pa.array(["true", "1"])), pa.scalar(None, pa.bool_()))
+        return parsed, pc.fill_null(ok, True)
+    elif pa.types.is_timestamp(target):
+        parsed = pc.strptime(stripped, format="%Y-%m-%dT%H:%M:%S%z", unit="s", error_is_null=True)
+        parsed = pc.cast(parsed, target)
+        return parsed, pc.or_(pc.is_null(col), pc.is_valid(parsed))
+    elif pa.types.is_date(target):
+        parsed = pc.strptime(stripped, format="%Y-%m-%d", unit="s", error_is_null=True)
+        return pc.cast(parsed, target), pc.or_(pc.is_null(col), pc.is_valid(parsed))
+    else:
+        return pc.cast(col, target), pa.array([True] * len(col))
+    ok = pc.fill_null(ok, True)
+    cleaned = pc.if_else(ok, stripped, pa.scalar(None, pa.string()))
+    return pc.cast(cleaned, target), ok
+
+
+def _type_name(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "datetime (YYYY-MM-DDThh:mm:ssZ)"
+    return {"int64": "integer", "double": "number", "bool": "boolean (true/false)", "date32[day]": "date"}.get(str(t), str(t))
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,105 @@
+"""`make demo`: the whole pipeline on synthetic data, against local API emulators, into DuckDB.
+
+1. generate sandbox persons (and what the other sources need),
+2. start the emulators on 127.0.0.1,
+3. run the real loaders (`python -m loaders <source>`) against them, as a user would,
+4. run `dbt build`,
+5. print what landed and a query to try.
+
+Env: DEMO_PERSONS (default 5000), DEMO_SEED (default 42), DUCKDB_PATH (default warehouse.duckdb at the
+repo root; the demo starts that default file afresh, but never deletes a file you named yourself).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def step(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+def run(cmd: list[str], env: dict[str, str]) -> None:
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=REPO, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"demo: `{' '.join(cmd)}` failed with exit code {proc.returncode}")
+    print(f"    ({time.monotonic() - started:.1f}s)")
+
+
+def main() -> int:
+    from sandbox.marketo import MarketoEmulator
+    from sandbox.people import generate_deleted, generate_leads
+
+    persons = int(os.environ.get("DEMO_PERSONS", "5000"))
+    seed = int(os.environ.get("DEMO_SEED", "42"))
+    default_db = "DUCKDB_PATH" not in os.environ
+    db = Path(os.environ.get("DUCKDB_PATH", REPO / "warehouse.duckdb")).resolve()
+    state_dir = REPO / ".dlt" / "pipelines"
+    if default_db:
+        db.unlink(missing_ok=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=180)
+    step(f"generating {persons:,} sandbox Marketo persons (seed {seed})")
+    leads = generate_leads(persons, seed=seed, start=start, end=now - timedelta(hours=1))
+    deleted = generate_deleted(leads, fraction=0.02, seed=seed)
+
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(db),
+        "LOADERS_PIPELINES_DIR": str(state_dir),
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    with MarketoEmulator(leads, deleted, workdir=REPO / "sandbox" / "data" / "marketo") as marketo:
+        step(f"Marketo emulator on {marketo.base_url}; loading with `python -m loaders marketo`")
+        env.update({
+            "SOURCES__MARKETO__BASE_URL": marketo.base_url,
+            "SOURCES__MARKETO__CLIENT_ID": marketo.client_id,
+            "SOURCES__MARKETO__CLIENT_SECRET": marketo.client_secret,
+            "SOURCES__MARKETO__START_DATE": start.date().isoformat(),
+            "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.2",
+        })
+        run([sys.executable, "-m", "loaders", "marketo"], env)
+
+    step("dbt build")
+    run([str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", str(REPO), "--quiet"], env)
+
+    summarize(db)
+    return 0
+
+
+def summarize(db: Path) -> None:
+    with duckdb.connect(str(db), read_only=True) as con:
+        def one(sql: str):
+            return con.sql(sql).fetchone()[0]
+
+        step("what landed")
+        print(f"    Marketo persons loaded:   {one('select count(*) from raw_marketo.leads'):>8,}")
+        print(f"    deleted (flagged):        {one('select count(*) from main.biz_leads where is_deleted') + one('select count(*) from main.biz_contacts where is_deleted'):>8,}")
+        print(f"    biz_leads / biz_contacts: {one('select count(*) from main.biz_leads'):>8,} / "
+              f"{one('select count(*) from main.biz_contacts'):,}")
+        print("    persons by status (bizible_stage):")
+        for stage, n in con.sql("select coalesce(bizible_stage, '(none)'), count(*) from main.biz_leads "
+                                "group by 1 order by 2 desc").fetchall():
+            print(f"      {stage:<16} {n:>8,}")
+    print(f"\nWarehouse: {db}")
+    print("Try:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
+          f"{db.name if db.parent == REPO else db}').sql('select source_system, bizible_stage, count(*) "
+          "from biz_leads group by all order by 3 desc'))\"")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
