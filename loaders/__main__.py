@@ -37,12 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name and exc.name.startswith(f"loaders.{name}"):
                 continue
             raise
-        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip(),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--destination", default=None,
-                       help="dlt destination name (default: duckdb at $DUCKDB_PATH)")
-        p.add_argument("--pipelines-dir", default=None,
-                       help="where dlt keeps local pipeline state (default: dlt's, ~/.dlt/pipelines)")
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("--destination", default=None, help="dlt destination name (default: duckdb at $DUCKDB_PATH)")
+        p.add_argument(
+            "--pipelines-dir",
+            default=None,
+            help="where dlt keeps local pipeline state (default: dlt's, ~/.dlt/pipelines)",
+        )
         p.add_argument("-v", "--verbose", action="store_true", help="log HTTP calls (never secrets)")
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -52,16 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         return args._run(args)
     except LoaderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: progress so far is saved; run the same command again to resume",
-              file=sys.stderr)
+        print("interrupted: progress so far is saved; run the same command again to resume", file=sys.stderr)
         return 130
 
 

@@ -65,13 +65,15 @@ def main() -> int:
     }
     with MarketoEmulator(leads, deleted, workdir=REPO / "sandbox" / "data" / "marketo") as marketo:
         step(f"Marketo emulator on {marketo.base_url}; loading with `python -m loaders marketo`")
-        env.update({
-            "SOURCES__MARKETO__BASE_URL": marketo.base_url,
-            "SOURCES__MARKETO__CLIENT_ID": marketo.client_id,
-            "SOURCES__MARKETO__CLIENT_SECRET": marketo.client_secret,
-            "SOURCES__MARKETO__START_DATE": start.date().isoformat(),
-            "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.2",
-        })
+        env.update(
+            {
+                "SOURCES__MARKETO__BASE_URL": marketo.base_url,
+                "SOURCES__MARKETO__CLIENT_ID": marketo.client_id,
+                "SOURCES__MARKETO__CLIENT_SECRET": marketo.client_secret,
+                "SOURCES__MARKETO__START_DATE": start.date().isoformat(),
+                "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.2",
+            }
+        )
         run([sys.executable, "-m", "loaders", "marketo"], env)
 
     step("dbt build")
@@ -83,22 +85,32 @@ def main() -> int:
 
 def summarize(db: Path) -> None:
     with duckdb.connect(str(db), read_only=True) as con:
+
         def one(sql: str):
             return con.sql(sql).fetchone()[0]
 
         step("what landed")
         print(f"    Marketo persons loaded:   {one('select count(*) from raw_marketo.leads'):>8,}")
-        print(f"    deleted (flagged):        {one('select count(*) from main.biz_leads where is_deleted') + one('select count(*) from main.biz_contacts where is_deleted'):>8,}")
-        print(f"    biz_leads / biz_contacts: {one('select count(*) from main.biz_leads'):>8,} / "
-              f"{one('select count(*) from main.biz_contacts'):,}")
+        deleted = one(
+            "select count(*) from (select id from main.biz_leads where is_deleted "
+            "union all select id from main.biz_contacts where is_deleted)"
+        )
+        print(f"    deleted (flagged):        {deleted:>8,}")
+        print(
+            f"    biz_leads / biz_contacts: {one('select count(*) from main.biz_leads'):>8,} / "
+            f"{one('select count(*) from main.biz_contacts'):,}"
+        )
         print("    persons by status (bizible_stage):")
-        for stage, n in con.sql("select coalesce(bizible_stage, '(none)'), count(*) from main.biz_leads "
-                                "group by 1 order by 2 desc").fetchall():
+        for stage, n in con.sql(
+            "select coalesce(bizible_stage, '(none)'), count(*) from main.biz_leads group by 1 order by 2 desc"
+        ).fetchall():
             print(f"      {stage:<16} {n:>8,}")
     print(f"\nWarehouse: {db}")
-    print("Try:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
-          f"{db.name if db.parent == REPO else db}').sql('select source_system, bizible_stage, count(*) "
-          "from biz_leads group by all order by 3 desc'))\"")
+    print(
+        "Try:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
+        f"{db.name if db.parent == REPO else db}').sql('select source_system, bizible_stage, count(*) "
+        "from biz_leads group by all order by 3 desc'))\""
+    )
 
 
 if __name__ == "__main__":

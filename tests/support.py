@@ -14,20 +14,38 @@ REPO = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 
-def run_dbt(args: list[str], duckdb_path: Path, vars: dict | None = None, check: bool = True,
-            workdir: Path | None = None) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str], duckdb_path: Path, vars: dict | None = None, check: bool = True, workdir: Path | None = None
+) -> subprocess.CompletedProcess:
     """`dbt <args>` in the repo against `duckdb_path`, with its own target/log dirs so tests can run
     side by side. Raises with dbt's output when it fails and check is true."""
     workdir = workdir or duckdb_path.parent
-    cmd = [DBT, *args, "--profiles-dir", str(REPO), "--project-dir", str(REPO),
-           "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
+    cmd = [
+        DBT,
+        *args,
+        "--profiles-dir",
+        str(REPO),
+        "--project-dir",
+        str(REPO),
+        "--target-path",
+        str(workdir / "target"),
+        "--log-path",
+        str(workdir / "logs"),
+    ]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
-    env = {**os.environ, "DUCKDB_PATH": str(duckdb_path), "DO_NOT_TRACK": "1",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PARTIAL_PARSE": "false"}
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(duckdb_path),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "false",
+    }
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}")
+        raise AssertionError(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
+        )
     return proc
 
 

@@ -20,8 +20,7 @@ EMAILS = {
 
 
 def show(tmp_path, sql: str) -> list[dict]:
-    out = run_dbt(["show", "--inline", sql, "--output", "json", "--limit", "100", "--quiet"],
-                  tmp_path / "w.duckdb")
+    out = run_dbt(["show", "--inline", sql, "--output", "json", "--limit", "100", "--quiet"], tmp_path / "w.duckdb")
     return json.loads(out.stdout)["show"]
 
 
@@ -33,6 +32,9 @@ def test_url_domain(tmp_path):
 
 def test_email_macros(tmp_path):
     values = ", ".join(f"('{raw}')" for raw in EMAILS)
-    rows = show(tmp_path, "select raw, {{ normalize_email('raw') }} as e, {{ email_domain('raw') }} as d "
-                          f"from (values {values}) as t(raw)")
+    rows = show(
+        tmp_path,
+        "select raw, {{ normalize_email('raw') }} as e, {{ email_domain('raw') }} as d "
+        f"from (values {values}) as t(raw)",
+    )
     assert {r["raw"]: (r["e"], r["d"]) for r in rows} == EMAILS

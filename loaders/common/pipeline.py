@@ -31,10 +31,7 @@ def make_pipeline(
     destination: None means DuckDB at duckdb_path(); any other dlt destination name uses dlt's own
     config for it (DESTINATION__SNOWFLAKE__CREDENTIALS, ...).
     """
-    if destination in (None, "duckdb"):
-        dest = dlt.destinations.duckdb(credentials=str(duckdb_path()))
-    else:
-        dest = destination
+    dest = dlt.destinations.duckdb(credentials=str(duckdb_path())) if destination in (None, "duckdb") else destination
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=dest,

@@ -112,20 +112,27 @@ class Totals:
 class MarketoLoad:
     """Drives one `python -m loaders marketo` run: passes of bulk-export windows, then deletes."""
 
-    def __init__(self, pipeline: dlt.Pipeline, settings: MarketoSettings, progress: Progress | None = None,
-                 workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: dlt.Pipeline,
+        settings: MarketoSettings,
+        progress: Progress | None = None,
+        workdir: Path | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.settings = settings
         self.progress = progress or Progress("marketo")
         self.workdir = workdir or Path(pipeline.working_dir) / "exports"
         self.client = MarketoClient(
-            settings.base_url, settings.client_id, settings.client_secret,
-            budget=RateBudget(settings.max_calls_per_20s, settings.rate_window_seconds,
-                              settings.max_concurrent_calls),
+            settings.base_url,
+            settings.client_id,
+            settings.client_secret,
+            budget=RateBudget(settings.max_calls_per_20s, settings.rate_window_seconds, settings.max_concurrent_calls),
             retry=RetryPolicy(attempts=settings.retry_attempts, base_seconds=settings.backoff_base_seconds),
         )
-        self.job_options = JobOptions(poll_interval=settings.poll_interval_seconds,
-                                      job_timeout=settings.job_timeout_seconds)
+        self.job_options = JobOptions(
+            poll_interval=settings.poll_interval_seconds, job_timeout=settings.job_timeout_seconds
+        )
         self.totals = Totals()
         self.now = datetime.now(UTC).replace(microsecond=0)
         pipeline.sync_destination()  # state from the warehouse when the local working dir is new
@@ -139,8 +146,11 @@ class MarketoLoad:
         missing = [f for f in ("id", "email", "createdAt", "updatedAt") if f not in available]
         if missing:
             raise LoaderError(f"Marketo's leads/describe.json lacks {missing}; is base_url a Marketo instance?")
-        wanted = REQUIRED_FIELDS + CRM_ID_FIELDS + (
-            sorted(available) if self.settings.extra_fields == ["*"] else self.settings.extra_fields)
+        wanted = (
+            REQUIRED_FIELDS
+            + CRM_ID_FIELDS
+            + (sorted(available) if self.settings.extra_fields == ["*"] else self.settings.extra_fields)
+        )
         self.fields = [f for f in dict.fromkeys(wanted) if f in available]
         absent = [f for f in REQUIRED_FIELDS + CRM_ID_FIELDS[:4] if f not in available]
         if absent:
@@ -164,11 +174,16 @@ class MarketoLoad:
             self.run_pass("leads", "createdAt", self.fields, "leads", first_start)
 
         if self.state["filter_field"] == "createdAt" and self._due("full", self.settings.full_refresh_days):
-            self.run_pass("full", "createdAt", self.fields, "leads", self.settings.rolling_start(self.now),
-                          repeat=True)
+            self.run_pass("full", "createdAt", self.fields, "leads", self.settings.rolling_start(self.now), repeat=True)
         if len(company_fields) > 2 and self._due("company", self.settings.company_refresh_days):
-            self.run_pass("company", "createdAt", company_fields, "lead_company_fields",
-                          self.settings.rolling_start(self.now), repeat=True)
+            self.run_pass(
+                "company",
+                "createdAt",
+                company_fields,
+                "lead_company_fields",
+                self.settings.rolling_start(self.now),
+                repeat=True,
+            )
         self.load_deletes()
         return self.totals
 
@@ -179,19 +194,25 @@ class MarketoLoad:
         last = p.get("last_completed")
         if every_days < 0:
             return False
-        return last is None or datetime.fromisoformat(last.replace("Z", "+00:00")) <= self.now - timedelta(days=every_days)
+        return last is None or datetime.fromisoformat(last.replace("Z", "+00:00")) <= self.now - timedelta(
+            days=every_days
+        )
 
     # ---------------------------------------------------------------- windows
-    def run_pass(self, name: str, filter_field: str, fields: list[str], table: str, first_start: datetime,
-                 repeat: bool = False) -> None:
+    def run_pass(
+        self, name: str, filter_field: str, fields: list[str], table: str, first_start: datetime, repeat: bool = False
+    ) -> None:
         """Export every window of the pass in order; each window's rows and the advanced cursor are one
         commit. `repeat` passes (refreshes) start from `first_start` each time; the incremental pass
         starts where the previous one ended."""
         passes = self.state.setdefault("passes", {})
         p = passes.setdefault(name, {})
         if not p.get("end"):
-            start = first_start if repeat or not p.get("last_completed") else datetime.fromisoformat(
-                p["last_completed"].replace("Z", "+00:00"))
+            start = (
+                first_start
+                if repeat or not p.get("last_completed")
+                else datetime.fromisoformat(p["last_completed"].replace("Z", "+00:00"))
+            )
             p.update(cursor=iso(start), end=iso(self.now), jobs={})
         start = datetime.fromisoformat(p["cursor"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(p["end"].replace("Z", "+00:00"))
@@ -223,7 +244,8 @@ class MarketoLoad:
             if counts["rows"] + counts["rejected"] != expected_rows:
                 raise LoaderError(
                     f"export {job.export_id} ({describe}): Marketo said {expected_rows} records but the file "
-                    f"held {counts['rows'] + counts['rejected']}; the rows are loaded, please report this")
+                    f"held {counts['rows'] + counts['rejected']}; the rows are loaded, please report this"
+                )
             path.unlink(missing_ok=True)
             self.totals.rows += counts["rows"]
             self.totals.rejected += counts["rejected"]
@@ -232,7 +254,9 @@ class MarketoLoad:
             self.progress.tick(
                 f"{label}: window {i + 1}/{len(windows)} done, {self.totals.rows:,} rows "
                 f"({self.totals.rejected} rejected), {human_bytes(self.totals.bytes)}, "
-                f"{self.client.budget.calls_made} API calls", force=i == len(windows) - 1)
+                f"{self.client.budget.calls_made} API calls",
+                force=i == len(windows) - 1,
+            )
 
     def _job(self, p: dict, window: Window, filter_field: str, fields: list[str]) -> ExportJob:
         """The export job for a window: the saved one if Marketo still has it and it has not failed,
@@ -264,7 +288,8 @@ class MarketoLoad:
             if bad is not None:
                 counts["rejected"] += bad.num_rows
                 bad = bad.append_column("_export_id", pa.array([export_id] * bad.num_rows)).append_column(
-                    "_window", pa.array([window.key] * bad.num_rows))
+                    "_window", pa.array([window.key] * bad.num_rows)
+                )
                 rejected.append(bad)
                 for row in bad.select(["id", "_rejected_reason"]).to_pylist()[:20]:
                     self.progress.say(f"quarantined person id={row['id']}: {row['_rejected_reason']}")
@@ -272,8 +297,10 @@ class MarketoLoad:
                 yield good
         for bad in rejected:
             yield dlt.mark.with_hints(
-                bad, dlt.mark.make_hints(table_name="leads_rejected", write_disposition="append"),
-                create_table_variant=True)
+                bad,
+                dlt.mark.make_hints(table_name="leads_rejected", write_disposition="append"),
+                create_table_variant=True,
+            )
 
     # ---------------------------------------------------------------- deletes
     def load_deletes(self, pages_per_commit: int = 50) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,10 +67,14 @@ class ExportJob:
         self.status: dict = {}
 
     @classmethod
-    def create(cls, client: MarketoClient, fields: list[str], filter_field: str, window: Window,
-               options: JobOptions) -> ExportJob:
-        body = {"fields": fields, "format": "CSV",
-                "filter": {filter_field: {"startAt": window.start, "endAt": window.end}}}
+    def create(
+        cls, client: MarketoClient, fields: list[str], filter_field: str, window: Window, options: JobOptions
+    ) -> ExportJob:
+        body = {
+            "fields": fields,
+            "format": "CSV",
+            "filter": {filter_field: {"startAt": window.start, "endAt": window.end}},
+        }
         result = client.call("POST", "/bulk/v1/leads/export/create.json", json=body)["result"][0]
         job = cls(client, result["exportId"], options)
         job.status = result
@@ -163,8 +166,9 @@ class ExportJob:
                     resp.close()
                     raise requests.ConnectionError(f"HTTP {resp.status_code}")
                 if resp.status_code not in (200, 206):
-                    raise LoaderError(f"Marketo export {self.export_id} file: HTTP {resp.status_code} "
-                                      f"{resp.text[:200]}")
+                    raise LoaderError(
+                        f"Marketo export {self.export_id} file: HTTP {resp.status_code} {resp.text[:200]}"
+                    )
                 mode = "ab" if resp.status_code == 206 else "wb"  # 200 means the server restarted from 0
                 with resp, open(dest, mode) as out:
                     for chunk in resp.iter_content(CHUNK):
@@ -174,12 +178,13 @@ class ExportJob:
                 if expected_len is not None and got < int(expected_len):
                     raise requests.ConnectionError(f"body cut at {got} of {expected_len} bytes")
                 break
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                    requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as exc:
                 delay = next(delays, None)
                 if delay is None:
-                    raise LoaderError(f"Marketo export {self.export_id}: download kept failing ({exc}); "
-                                      "the job id is saved, run again to resume") from exc
+                    raise LoaderError(
+                        f"Marketo export {self.export_id}: download kept failing ({exc}); "
+                        "the job id is saved, run again to resume"
+                    ) from exc
                 log.info("export %s: %s; resuming in %.2fs", self.export_id, exc, delay)
                 time.sleep(delay)
         digest = hashlib.sha256()
@@ -239,9 +244,15 @@ def type_batch(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> tuple[pa
             col_bad = pc.or_(col_bad, pc.is_null(col))
         if pc.any(col_bad).as_py():
             bad = pc.or_(bad, col_bad)
-            reasons.append(pc.if_else(col_bad, pc.binary_join_element_wise(
-                pa.scalar(f"{name}: not a valid {_type_name(target)}: "),
-                pc.fill_null(col, "null"), ""), pa.scalar(None, pa.string())))
+            reasons.append(
+                pc.if_else(
+                    col_bad,
+                    pc.binary_join_element_wise(
+                        pa.scalar(f"{name}: not a valid {_type_name(target)}: "), pc.fill_null(col, "null"), ""
+                    ),
+                    pa.scalar(None, pa.string()),
+                )
+            )
         typed[name] = parsed
     good_table = pa.table(typed)
     if not pc.any(bad).as_py():
@@ -280,11 +291,6 @@ def _cast_column(col: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array
 def _type_name(t: pa.DataType) -> str:
     if pa.types.is_timestamp(t):
         return "datetime (YYYY-MM-DDThh:mm:ssZ)"
-    return {"int64": "integer", "double": "number", "bool": "boolean (true/false)", "date32[day]": "date"}.get(str(t), str(t))
-
-
-def remove_quietly(path: Path) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+    return {"int64": "integer", "double": "number", "bool": "boolean (true/false)", "date32[day]": "date"}.get(
+        str(t), str(t)
+    )

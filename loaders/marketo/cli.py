@@ -24,19 +24,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-date", help="first import reaches back to this date, e.g. 2018-01-01")
     parser.add_argument("--window-days", type=int, help="days per bulk export job (1..31)")
     parser.add_argument("--filter-field", choices=["updatedAt", "createdAt"], help="bulk export filter")
-    parser.add_argument("--poll-interval", type=float, dest="poll_interval_seconds",
-                        help="seconds between export job status checks (default 30)")
-    parser.add_argument("--company-refresh-days", type=float,
-                        help="re-read company fields of everyone this often (B9); 0 = this run")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        dest="poll_interval_seconds",
+        help="seconds between export job status checks (default 30)",
+    )
+    parser.add_argument(
+        "--company-refresh-days", type=float, help="re-read company fields of everyone this often (B9); 0 = this run"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from loaders.marketo import run_load
     from loaders.marketo.settings import load_settings
 
-    settings = load_settings(base_url=args.base_url, start_date=args.start_date, window_days=args.window_days,
-                             filter_field=args.filter_field, poll_interval_seconds=args.poll_interval_seconds,
-                             company_refresh_days=args.company_refresh_days)
+    settings = load_settings(
+        base_url=args.base_url,
+        start_date=args.start_date,
+        window_days=args.window_days,
+        filter_field=args.filter_field,
+        poll_interval_seconds=args.poll_interval_seconds,
+        company_refresh_days=args.company_refresh_days,
+    )
     pipeline = make_pipeline("marketo", "raw_marketo", args.destination, args.pipelines_dir)
     progress = Progress("marketo")
     totals = run_load(pipeline, settings, progress)

@@ -85,8 +85,11 @@ class MarketoClient:
     # ---------------------------------------------------------------- auth
     def _fetch_token(self) -> None:
         url = f"{self.base_url}/identity/oauth/token"
-        params = {"grant_type": "client_credentials", "client_id": self._client_id,
-                  "client_secret": self._client_secret}
+        params = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
         for delay in [*backoff_delays(self.retry.attempts, self.retry.base_seconds, self.retry.cap_seconds), None]:
             try:
                 resp = self.session.post(url, data=params, timeout=self.timeout)
@@ -124,8 +127,14 @@ class MarketoClient:
         while True:
             try:
                 with self.budget.call():
-                    resp = self.session.request(method, self.base_url + path, params=params, json=json,
-                                                headers=self._auth_header(), timeout=self.timeout)
+                    resp = self.session.request(
+                        method,
+                        self.base_url + path,
+                        params=params,
+                        json=json,
+                        headers=self._auth_header(),
+                        timeout=self.timeout,
+                    )
             except requests.RequestException as exc:
                 self._wait_or_raise(delays, path, f"connection error: {exc}")
                 continue
@@ -181,20 +190,28 @@ class MarketoClient:
     def stream(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
         """A raw streaming GET (bulk files). The caller handles status codes and retries."""
         with self.budget.call():
-            return self.session.get(self.base_url + path, headers={**self._auth_header(), **(headers or {})},
-                                    stream=True, timeout=self.timeout)
+            return self.session.get(
+                self.base_url + path,
+                headers={**self._auth_header(), **(headers or {})},
+                stream=True,
+                timeout=self.timeout,
+            )
 
     # ---------------------------------------------------------------- endpoints
     def describe_leads(self) -> list[dict]:
         return self.call("GET", "/rest/v1/leads/describe.json").get("result", [])
 
     def paging_token(self, since_iso: str) -> str:
-        return self.call("GET", "/rest/v1/activities/pagingtoken.json",
-                         params={"sinceDatetime": since_iso})["nextPageToken"]
+        return self.call("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": since_iso})[
+            "nextPageToken"
+        ]
 
     def deleted_leads(self, page_token: str, batch_size: int = 300) -> tuple[list[dict], str, bool]:
-        body = self.call("GET", "/rest/v1/activities/deletedleads.json",
-                         params={"nextPageToken": page_token, "batchSize": batch_size})
+        body = self.call(
+            "GET",
+            "/rest/v1/activities/deletedleads.json",
+            params={"nextPageToken": page_token, "batchSize": batch_size},
+        )
         return body.get("result", []) or [], body.get("nextPageToken", page_token), bool(body.get("moreResult"))
 
 

@@ -13,11 +13,26 @@ from loaders.common import LoaderError
 
 # B7 fields and the CRM ids duplicate detection needs: always requested when the instance has them
 REQUIRED_FIELDS = ["id", "email", "createdAt", "updatedAt", "website", "company", "leadStatus"]
-CRM_ID_FIELDS = ["sfdcType", "sfdcLeadId", "sfdcContactId", "sfdcAccountId",
-                 "msftType", "msftLeadId", "msftContactId", "msftAccountId"]
+CRM_ID_FIELDS = [
+    "sfdcType",
+    "sfdcLeadId",
+    "sfdcContactId",
+    "sfdcAccountId",
+    "msftType",
+    "msftLeadId",
+    "msftContactId",
+    "msftAccountId",
+]
 DEFAULT_EXTRA_FIELDS = ["firstName", "lastName", "leadSource", "title", "country"]
-DEFAULT_COMPANY_FIELDS = ["company", "website", "industry", "numberOfEmployees", "annualRevenue",
-                          "billingCountry", "mainPhone"]
+DEFAULT_COMPANY_FIELDS = [
+    "company",
+    "website",
+    "industry",
+    "numberOfEmployees",
+    "annualRevenue",
+    "billingCountry",
+    "mainPhone",
+]
 
 
 @dataclass
@@ -57,7 +72,9 @@ def parse_date(value: str, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise LoaderError(f"{what} must be an ISO date like 2018-01-01 or 2018-01-01T00:00:00Z; got {value!r}") from None
+        raise LoaderError(
+            f"{what} must be an ISO date like 2018-01-01 or 2018-01-01T00:00:00Z; got {value!r}"
+        ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -87,17 +104,29 @@ def _resolve(
         raise LoaderError(f"sources.marketo.window_days must be 1..31 (Marketo's bulk export limit); got {window_days}")
     if filter_field not in ("updatedAt", "createdAt"):
         raise LoaderError(f"sources.marketo.filter_field must be updatedAt or createdAt; got {filter_field!r}")
-    start = (parse_date(start_date, "sources.marketo.start_date") if start_date
-             else now - timedelta(days=int(rolling_window_days)))
+    start = (
+        parse_date(start_date, "sources.marketo.start_date")
+        if start_date
+        else now - timedelta(days=int(rolling_window_days))
+    )
     return MarketoSettings(
-        base_url=base_url, client_id=client_id, client_secret=client_secret, start_date=start,
-        rolling_window_days=int(rolling_window_days), window_days=int(window_days), filter_field=filter_field,
+        base_url=base_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        start_date=start,
+        rolling_window_days=int(rolling_window_days),
+        window_days=int(window_days),
+        filter_field=filter_field,
         extra_fields=_as_list(extra_fields) if extra_fields is not None else list(DEFAULT_EXTRA_FIELDS),
         company_fields=_as_list(company_fields) if company_fields is not None else list(DEFAULT_COMPANY_FIELDS),
-        company_refresh_days=float(company_refresh_days), full_refresh_days=float(full_refresh_days),
-        poll_interval_seconds=float(poll_interval_seconds), job_timeout_seconds=float(job_timeout_seconds),
-        max_calls_per_20s=int(max_calls_per_20s), max_concurrent_calls=int(max_concurrent_calls),
-        retry_attempts=int(retry_attempts), backoff_base_seconds=float(backoff_base_seconds),
+        company_refresh_days=float(company_refresh_days),
+        full_refresh_days=float(full_refresh_days),
+        poll_interval_seconds=float(poll_interval_seconds),
+        job_timeout_seconds=float(job_timeout_seconds),
+        max_calls_per_20s=int(max_calls_per_20s),
+        max_concurrent_calls=int(max_concurrent_calls),
+        retry_attempts=int(retry_attempts),
+        backoff_base_seconds=float(backoff_base_seconds),
         rate_window_seconds=float(rate_window_seconds),
     )
 
