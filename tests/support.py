@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,12 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 
 
 def run_dbt(
-    args: list[str], duckdb_path: Path, vars: dict | None = None, check: bool = True, workdir: Path | None = None
+    args: list[str],
+    duckdb_path: Path,
+    vars: dict | None = None,
+    check: bool = True,
+    workdir: Path | None = None,
+    project_dir: Path = REPO,
 ) -> subprocess.CompletedProcess:
     """`dbt <args>` in the repo against `duckdb_path`, with its own target/log dirs so tests can run
     side by side. Raises with dbt's output when it fails and check is true."""
@@ -26,7 +32,7 @@ def run_dbt(
         "--profiles-dir",
         str(REPO),
         "--project-dir",
-        str(REPO),
+        str(project_dir),
         "--target-path",
         str(workdir / "target"),
         "--log-path",
@@ -41,7 +47,7 @@ def run_dbt(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PARTIAL_PARSE": "false",
     }
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
@@ -52,3 +58,14 @@ def run_dbt(
 def query(duckdb_path: Path, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the dbt project (models, macros, seeds, config) that a test may edit, e.g. a seed."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO / name, dest / name)
+    for folder in ("models", "macros", "seeds", "tests/dbt"):
+        if (REPO / folder).exists():
+            shutil.copytree(REPO / folder, dest / folder)
+    return dest
