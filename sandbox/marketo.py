@@ -44,6 +44,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sandbox.people import generate_deleted, generate_leads, marketo_fields
 
@@ -172,32 +174,35 @@ def _quota_day(moment: datetime) -> str:
 # ---------------------------------------------------------------------------------------------------- CSV
 
 
-def _format_column(series: pd.Series, data_type: str | None, delimiter: str) -> np.ndarray:
+_TEXT = pa.large_string()
+
+
+def _format_column(series: pd.Series, data_type: str | None, delimiter: str) -> pa.Array:
     """One column as Marketo writes it in an export: `null` for missing values, `2024-01-31T10:00:00Z`
-    datetimes, `true`/`false`, RFC-4180 quoting only where a value needs it. Vectorized per column."""
-    missing = series.isna().to_numpy()
+    datetimes, `true`/`false`, RFC-4180 quoting only where a value needs it. Arrow compute kernels do the
+    work, so a million-row column formats in milliseconds."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
-        values = series.dt.tz_convert(None) if isinstance(series.dtype, pd.DatetimeTZDtype) else series
-        raw = values.to_numpy(dtype="datetime64[s]")
+        values = pa.array(series, from_pandas=True)
+        # Arrow keeps instants in UTC, so dropping the zone leaves UTC wall time; casts beat strftime 2x.
+        values = pc.cast(values, pa.timestamp("s"), safe=False)
         if data_type == "date":
-            text = np.datetime_as_string(raw, unit="D").astype(object)
+            text = pc.cast(pc.cast(values, pa.date32()), _TEXT)
         else:
-            text = np.datetime_as_string(raw, unit="s").astype(object) + "Z"
-    elif pd.api.types.is_bool_dtype(series.dtype):
-        text = np.where(series.fillna(False).to_numpy(dtype=bool), "true", "false").astype(object)
-    elif pd.api.types.is_integer_dtype(series.dtype):
-        text = series.fillna(0).to_numpy(dtype=np.int64).astype(str).astype(object)
-    elif pd.api.types.is_float_dtype(series.dtype):
-        text = series.fillna(0).to_numpy(dtype=np.float64).astype(str).astype(object)
+            spaced = pc.replace_substring(pc.cast(values, _TEXT), " ", "T", max_replacements=1)
+            text = pc.binary_join_element_wise(spaced, pa.scalar("Z", _TEXT), pa.scalar("", _TEXT))
+    elif (pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype)
+          or pd.api.types.is_float_dtype(series.dtype)):
+        text = pc.cast(pa.array(series, from_pandas=True), _TEXT)
     else:
-        strings = series.astype(object).where(~missing, "").map(_scalar_text).astype("str")
-        needs_quotes = strings.str.contains(f'["\r\n{re.escape(delimiter)}]', regex=True).to_numpy(dtype=bool)
-        text = strings.to_numpy(dtype=object)
-        if needs_quotes.any():
-            quoted = strings[needs_quotes].str.replace('"', '""', regex=False)
-            text[needs_quotes] = ('"' + quoted + '"').to_numpy(dtype=object)
-    text[missing] = "null"
-    return text
+        if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+            series = series.map(_scalar_text, na_action="ignore")
+        strings = pc.cast(pa.array(series, from_pandas=True), _TEXT)
+        needs_quotes = pc.match_substring_regex(strings, f'["\r\n{re.escape(delimiter)}]')
+        quote = pa.scalar('"', _TEXT)
+        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(strings, '"', '""'), quote,
+                                             pa.scalar("", _TEXT))
+        text = pc.if_else(needs_quotes, quoted, strings)
+    return pc.fill_null(pc.cast(text, _TEXT), pa.scalar("null", _TEXT))
 
 
 def _scalar_text(value: Any) -> str:
@@ -211,33 +216,39 @@ def _scalar_text(value: Any) -> str:
 
 def write_export_csv(frame: pd.DataFrame, fields: list[str], path: Path, *,
                      field_types: dict[str, str] | None = None, header_names: list[str] | None = None,
-                     delimiter: str = ",", line_terminator: str = "\n", chunk_rows: int = 100_000,
+                     delimiter: str = ",", line_terminator: str = "\n", chunk_rows: int = 200_000,
                      ) -> tuple[int, int, str]:
     """Write `frame[fields]` as a Marketo bulk export file; returns (rows, bytes, "sha256:<hex>").
 
-    Columns missing from `frame` are written as `null`, like a describe field nobody ever filled. The body is
-    built per chunk of rows from pre-formatted columns, so a million persons take seconds.
+    Columns missing from `frame` are written as `null`, like a describe field nobody ever filled. Each chunk
+    of rows is joined into lines by Arrow and written straight from the result's data buffer: no Python
+    string per row.
     """
     field_types = field_types or {}
     digest = hashlib.sha256()
     size = 0
+    separator, terminator = pa.scalar(delimiter, _TEXT), pa.scalar(line_terminator, _TEXT)
     with open(path, "wb") as out:
-        def emit(text: str) -> None:
+        def emit(data: bytes | memoryview) -> None:
             nonlocal size
-            data = text.encode("utf-8")
             digest.update(data)
             size += len(data)
             out.write(data)
 
-        emit(delimiter.join(header_names or fields) + line_terminator)
+        emit((delimiter.join(header_names or fields) + line_terminator).encode("utf-8"))
         for lo in range(0, len(frame), chunk_rows):
             chunk = frame.iloc[lo:lo + chunk_rows]
             columns = [
                 _format_column(chunk[name], field_types.get(name), delimiter) if name in chunk.columns
-                else np.full(len(chunk), "null", dtype=object)
+                else pa.array(np.full(len(chunk), "null", dtype=object), type=_TEXT)
                 for name in fields
             ]
-            emit(line_terminator.join(map(delimiter.join, zip(*columns, strict=True))) + line_terminator)
+            rows = pc.binary_join_element_wise(*columns, separator)
+            lines = pc.binary_join_element_wise(rows, terminator, pa.scalar("", _TEXT))
+            # A fresh, null-free string array keeps its values back to back in one buffer: that buffer is
+            # the CSV body of the chunk.
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+            emit(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
     return len(frame), size, f"sha256:{digest.hexdigest()}"
 
 
@@ -399,7 +410,8 @@ class MarketoEmulator:
         self._server = _Server((self.host, self.port), handler)
         self.port = self._server.server_address[1]
         self.base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="marketo-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="marketo-emulator", daemon=True)
         self._thread.start()
         return self.base_url
 
