@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import collections
+import contextlib
 import hashlib
 import json
-import os
 import re
 import secrets
 import signal
@@ -131,10 +132,17 @@ class ExportJob:
 
     def describe(self) -> dict:
         """The job as `status.json` shows it: timestamps and file facts appear as the job reaches them."""
-        out: dict[str, Any] = {"exportId": self.export_id, "format": self.format, "status": self.status,
-                               "createdAt": _iso(self.created_at)}
-        for key, value in (("queuedAt", self.queued_at), ("startedAt", self.started_at),
-                           ("finishedAt", self.finished_at)):
+        out: dict[str, Any] = {
+            "exportId": self.export_id,
+            "format": self.format,
+            "status": self.status,
+            "createdAt": _iso(self.created_at),
+        }
+        for key, value in (
+            ("queuedAt", self.queued_at),
+            ("startedAt", self.started_at),
+            ("finishedAt", self.finished_at),
+        ):
             if value is not None:
                 out[key] = _iso(value)
         if self.status == STATUS_COMPLETED:
@@ -190,8 +198,11 @@ def _format_column(series: pd.Series, data_type: str | None, delimiter: str) -> 
         else:
             spaced = pc.replace_substring(pc.cast(values, _TEXT), " ", "T", max_replacements=1)
             text = pc.binary_join_element_wise(spaced, pa.scalar("Z", _TEXT), pa.scalar("", _TEXT))
-    elif (pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype)
-          or pd.api.types.is_float_dtype(series.dtype)):
+    elif (
+        pd.api.types.is_bool_dtype(series.dtype)
+        or pd.api.types.is_integer_dtype(series.dtype)
+        or pd.api.types.is_float_dtype(series.dtype)
+    ):
         text = pc.cast(pa.array(series, from_pandas=True), _TEXT)
     else:
         if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
@@ -199,8 +210,9 @@ def _format_column(series: pd.Series, data_type: str | None, delimiter: str) -> 
         strings = pc.cast(pa.array(series, from_pandas=True), _TEXT)
         needs_quotes = pc.match_substring_regex(strings, f'["\r\n{re.escape(delimiter)}]')
         quote = pa.scalar('"', _TEXT)
-        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(strings, '"', '""'), quote,
-                                             pa.scalar("", _TEXT))
+        quoted = pc.binary_join_element_wise(
+            quote, pc.replace_substring(strings, '"', '""'), quote, pa.scalar("", _TEXT)
+        )
         text = pc.if_else(needs_quotes, quoted, strings)
     return pc.fill_null(pc.cast(text, _TEXT), pa.scalar("null", _TEXT))
 
@@ -214,10 +226,17 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
-def write_export_csv(frame: pd.DataFrame, fields: list[str], path: Path, *,
-                     field_types: dict[str, str] | None = None, header_names: list[str] | None = None,
-                     delimiter: str = ",", line_terminator: str = "\n", chunk_rows: int = 200_000,
-                     ) -> tuple[int, int, str]:
+def write_export_csv(
+    frame: pd.DataFrame,
+    fields: list[str],
+    path: Path,
+    *,
+    field_types: dict[str, str] | None = None,
+    header_names: list[str] | None = None,
+    delimiter: str = ",",
+    line_terminator: str = "\n",
+    chunk_rows: int = 200_000,
+) -> tuple[int, int, str]:
     """Write `frame[fields]` as a Marketo bulk export file; returns (rows, bytes, "sha256:<hex>").
 
     Columns missing from `frame` are written as `null`, like a describe field nobody ever filled. Each chunk
@@ -229,6 +248,7 @@ def write_export_csv(frame: pd.DataFrame, fields: list[str], path: Path, *,
     size = 0
     separator, terminator = pa.scalar(delimiter, _TEXT), pa.scalar(line_terminator, _TEXT)
     with open(path, "wb") as out:
+
         def emit(data: bytes | memoryview) -> None:
             nonlocal size
             digest.update(data)
@@ -237,9 +257,10 @@ def write_export_csv(frame: pd.DataFrame, fields: list[str], path: Path, *,
 
         emit((delimiter.join(header_names or fields) + line_terminator).encode("utf-8"))
         for lo in range(0, len(frame), chunk_rows):
-            chunk = frame.iloc[lo:lo + chunk_rows]
+            chunk = frame.iloc[lo : lo + chunk_rows]
             columns = [
-                _format_column(chunk[name], field_types.get(name), delimiter) if name in chunk.columns
+                _format_column(chunk[name], field_types.get(name), delimiter)
+                if name in chunk.columns
                 else pa.array(np.full(len(chunk), "null", dtype=object), type=_TEXT)
                 for name in fields
             ]
@@ -247,8 +268,10 @@ def write_export_csv(frame: pd.DataFrame, fields: list[str], path: Path, *,
             lines = pc.binary_join_element_wise(rows, terminator, pa.scalar("", _TEXT))
             # A fresh, null-free string array keeps its values back to back in one buffer: that buffer is
             # the CSV body of the chunk.
-            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
-            emit(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+                lines.offset : lines.offset + len(lines) + 1
+            ]
+            emit(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
     return len(frame), size, f"sha256:{digest.hexdigest()}"
 
 
@@ -266,7 +289,7 @@ def decode_paging_token(token: str) -> tuple[int, int]:
         padded = token + "=" * (-len(token) % 8)
         seconds, activity_id = base64.b32decode(padded).decode().split(":")
         return int(seconds), int(activity_id)
-    except (ValueError, UnicodeDecodeError, base64.binascii.Error):
+    except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ApiError("1003", f"Invalid value for nextPageToken: {token}") from None
 
 
@@ -349,11 +372,22 @@ class MarketoEmulator:
       response_delay            seconds every API call waits while in flight (to provoke 615 in tests)
     """
 
-    def __init__(self, leads: pd.DataFrame, deleted: list[dict] | None = None, fields: list[dict] | None = None,
-                 client_id: str = "sandbox-client", client_secret: str = "sandbox-secret", token_ttl: int = 3600,
-                 workdir: str | Path | None = None, line_terminator: str = "\n", processing_polls: int = 1,
-                 rate_limit_calls: int = 100, rate_limit_window: float = 20.0, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self,
+        leads: pd.DataFrame,
+        deleted: list[dict] | None = None,
+        fields: list[dict] | None = None,
+        client_id: str = "sandbox-client",
+        client_secret: str = "sandbox-secret",
+        token_ttl: int = 3600,
+        workdir: str | Path | None = None,
+        line_terminator: str = "\n",
+        processing_polls: int = 1,
+        rate_limit_calls: int = 100,
+        rate_limit_window: float = 20.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         with_dynamics = "msftType" in leads.columns
         self.fields: list[dict] = fields if fields is not None else marketo_fields(with_dynamics)
         self._field_types = {f["rest"]["name"]: f["dataType"] for f in self.fields}
@@ -385,9 +419,14 @@ class MarketoEmulator:
         self._lock = threading.RLock()  # jobs, tokens, counters, faults
         self._data_lock = threading.Lock()  # the persons frame and the delete log
         self._leads = leads.reset_index(drop=True).copy()
-        self._deletes = pd.DataFrame({"id": pd.Series(dtype="int64"), "leadId": pd.Series(dtype="int64"),
-                                      "activityDate": pd.Series(dtype="datetime64[s, UTC]"),
-                                      "name": pd.Series(dtype=object)})
+        self._deletes = pd.DataFrame(
+            {
+                "id": pd.Series(dtype="int64"),
+                "leadId": pd.Series(dtype="int64"),
+                "activityDate": pd.Series(dtype="datetime64[s, UTC]"),
+                "name": pd.Series(dtype=object),
+            }
+        )
         self._next_activity_id = 1
         self._tokens: dict[str, float] = {}
         self._current_token: str | None = None
@@ -410,8 +449,12 @@ class MarketoEmulator:
         self._server = _Server((self.host, self.port), handler)
         self.port = self._server.server_address[1]
         self.base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="marketo-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="marketo-emulator",
+            daemon=True,
+        )
         self._thread.start()
         return self.base_url
 
@@ -479,11 +522,18 @@ class MarketoEmulator:
         with self._data_lock:
             lead_ids = np.array([int(r["leadId"]) for r in rows], dtype=np.int64)
             dates = pd.Series([parse_iso(r["activityDate"], "activityDate") for r in rows]).astype(
-                "datetime64[s, UTC]")
+                "datetime64[s, UTC]"
+            )
             names = self._leads.set_index("id").reindex(lead_ids)
-            labels = (names["lastName"].astype(object).fillna("") + ", "
-                      + names["firstName"].astype(object).fillna("")).to_numpy(dtype=object) \
-                if {"firstName", "lastName"} <= set(names.columns) else np.full(len(rows), "", dtype=object)
+            labels = (
+                (
+                    names["lastName"].astype(object).fillna("")
+                    + ", "
+                    + names["firstName"].astype(object).fillna("")
+                ).to_numpy(dtype=object)
+                if {"firstName", "lastName"} <= set(names.columns)
+                else np.full(len(rows), "", dtype=object)
+            )
             ids = np.arange(self._next_activity_id, self._next_activity_id + len(rows), dtype=np.int64)
             self._next_activity_id += len(rows)
             added = pd.DataFrame({"id": ids, "leadId": lead_ids, "activityDate": dates, "name": labels})
@@ -499,7 +549,9 @@ class MarketoEmulator:
             self._tokens = {token: past for token in self._tokens}
             self._current_token = None
 
-    def fail_next(self, path_contains: str, code: str | int, times: int = 1, message: str | None = None) -> None:
+    def fail_next(
+        self, path_contains: str, code: str | int, times: int = 1, message: str | None = None
+    ) -> None:
         """The next `times` requests whose path contains `path_contains` fail: a string code as a Marketo
         envelope error (HTTP 200), an int code as that HTTP status with a short text body."""
         with self._lock:
@@ -594,7 +646,9 @@ class MarketoEmulator:
 
     def _default_message(self, code: str) -> str:
         if code == "606":
-            return f"Max rate limit '{self.rate_limit_calls}' exceeded with in '{self.rate_limit_window:g}' secs"
+            return (
+                f"Max rate limit '{self.rate_limit_calls}' exceeded with in '{self.rate_limit_window:g}' secs"
+            )
         return ERROR_MESSAGES.get(code, "Error")
 
     def _authenticate(self, request: _Request) -> None:
@@ -649,8 +703,15 @@ class MarketoEmulator:
     def _send_error(self, handler: _Handler, err: ApiError) -> None:
         with self._lock:
             self.stats.errors[err.code] += 1
-        self._send_json(handler, err.http_status, {"requestId": _new_request_id(), "success": False,
-                                                   "errors": [{"code": err.code, "message": err.message}]})
+        self._send_json(
+            handler,
+            err.http_status,
+            {
+                "requestId": _new_request_id(),
+                "success": False,
+                "errors": [{"code": err.code, "message": err.message}],
+            },
+        )
 
     @staticmethod
     def _envelope(result: list | None = None, **extra: Any) -> dict:
@@ -668,12 +729,18 @@ class MarketoEmulator:
         if request.body:
             params.update({k: v[-1] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()})
         if params.get("grant_type") != "client_credentials":
-            self._send_json(request.handler, 400, {"error": "unsupported_grant_type",
-                                                   "error_description": "Unsupported grant type"})
+            self._send_json(
+                request.handler,
+                400,
+                {"error": "unsupported_grant_type", "error_description": "Unsupported grant type"},
+            )
             return
         if params.get("client_id") != self.client_id or params.get("client_secret") != self.client_secret:
-            self._send_json(request.handler, 401, {"error": "invalid_client",
-                                                   "error_description": "Bad client credentials"})
+            self._send_json(
+                request.handler,
+                401,
+                {"error": "invalid_client", "error_description": "Bad client credentials"},
+            )
             return
         with self._lock:
             now = time.monotonic()
@@ -684,8 +751,16 @@ class MarketoEmulator:
                 self._tokens[token] = now + self.token_ttl
                 self._current_token = token
             remaining = max(0, int(self._tokens[token] - now + 0.999))
-        self._send_json(request.handler, 200, {"access_token": token, "token_type": "bearer",
-                                               "expires_in": remaining, "scope": "apiuser@sandbox.example"})
+        self._send_json(
+            request.handler,
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": remaining,
+                "scope": "apiuser@sandbox.example",
+            },
+        )
 
     # --------------------------------------------------------------------------------------- REST API
 
@@ -698,7 +773,11 @@ class MarketoEmulator:
             raise ApiError("1003", "Required parameter 'sinceDatetime' is missing")
         start = parse_iso(since, "sinceDatetime")
         # -1: the first delete exactly at `since` is included (ids start at 1).
-        return {"requestId": _new_request_id(), "success": True, "nextPageToken": encode_paging_token(start, -1)}
+        return {
+            "requestId": _new_request_id(),
+            "success": True,
+            "nextPageToken": encode_paging_token(start, -1),
+        }
 
     def _api_deletedleads(self, request: _Request) -> dict:
         token = request.query.get("nextPageToken")
@@ -723,10 +802,19 @@ class MarketoEmulator:
             next_token = encode_paging_token(last["activityDate"], int(last["id"]))
         else:
             next_token = token
-        items = [{"id": int(row.id), "marketoGUID": str(int(row.id)), "leadId": int(row.leadId),
-                  "activityDate": _iso(row.activityDate), "activityTypeId": DELETE_LEAD_ACTIVITY_TYPE,
-                  "primaryAttributeValueId": int(row.leadId), "primaryAttributeValue": row.name,
-                  "attributes": []} for row in page.itertuples(index=False)]
+        items = [
+            {
+                "id": int(row.id),
+                "marketoGUID": str(int(row.id)),
+                "leadId": int(row.leadId),
+                "activityDate": _iso(row.activityDate),
+                "activityTypeId": DELETE_LEAD_ACTIVITY_TYPE,
+                "primaryAttributeValueId": int(row.leadId),
+                "primaryAttributeValue": row.name,
+                "attributes": [],
+            }
+            for row in page.itertuples(index=False)
+        ]
         # Marketo leaves `result` out entirely when there is nothing to return.
         return self._envelope(items or None, nextPageToken=next_token, moreResult=more)
 
@@ -754,7 +842,7 @@ class MarketoEmulator:
             raise ApiError("1003", "Required field 'filter' is missing")
         if len(filters) != 1:
             raise ApiError("1003", "Only one filter type may be specified")
-        (filter_type, window), = filters.items()
+        ((filter_type, window),) = filters.items()
         if filter_type not in ("createdAt", "updatedAt"):
             raise ApiError("1035", f"Unsupported filter type for target subscription: {filter_type}")
         if filter_type == "updatedAt" and self.reject_updated_at_filter:
@@ -766,9 +854,16 @@ class MarketoEmulator:
             raise ApiError("1003", f"startAt {window['startAt']} is after endAt {window['endAt']}")
         if end - start > MAX_FILTER_SPAN:
             raise ApiError("1003", f"Date range of filter '{filter_type}' exceeds 31 days")
-        job = ExportJob(export_id=str(uuid.uuid4()), format=fmt, fields=list(fields),
-                        header_names=[header_map.get(f, f) for f in fields], filter_type=filter_type,
-                        start=start, end=end, created_at=datetime.now(UTC))
+        job = ExportJob(
+            export_id=str(uuid.uuid4()),
+            format=fmt,
+            fields=list(fields),
+            header_names=[header_map.get(f, f) for f in fields],
+            filter_type=filter_type,
+            start=start,
+            end=end,
+            created_at=datetime.now(UTC),
+        )
         with self._lock:
             self._jobs[job.export_id] = job
             self.stats.export_filters.append(json.loads(json.dumps(filters)))
@@ -796,8 +891,9 @@ class MarketoEmulator:
             if self.export_daily_quota_bytes is not None:
                 used = self._exported_bytes[_quota_day(datetime.now(UTC))]
                 if used > self.export_daily_quota_bytes:
-                    raise ApiError("1029", f"Export daily quota {_human_bytes(self.export_daily_quota_bytes)} "
-                                           "exceeded")
+                    raise ApiError(
+                        "1029", f"Export daily quota {_human_bytes(self.export_daily_quota_bytes)} exceeded"
+                    )
             active = sum(j.status in (STATUS_QUEUED, STATUS_PROCESSING) for j in self._jobs.values())
             if active >= MAX_QUEUED_JOBS:
                 raise ApiError("1029", "Too many jobs in queue")
@@ -831,7 +927,9 @@ class MarketoEmulator:
     def _start_queued(self) -> None:
         if self.stuck_in_queue:
             return
-        queued = sorted((j for j in self._jobs.values() if j.status == STATUS_QUEUED), key=lambda j: j.queued_at)
+        queued = sorted(
+            (j for j in self._jobs.values() if j.status == STATUS_QUEUED), key=lambda j: j.queued_at
+        )
         for job in queued:
             processing = sum(j.status == STATUS_PROCESSING for j in self._jobs.values())
             if processing >= MAX_PROCESSING_JOBS:
@@ -852,8 +950,14 @@ class MarketoEmulator:
             rows = self._leads[((column >= job.start) & (column <= job.end)).to_numpy()].sort_values("id")
         job.path = self.workdir / f"{job.export_id}.{job.format.lower()}"
         job.number_of_records, job.file_size, job.file_checksum = write_export_csv(
-            rows, job.fields, job.path, field_types=self._field_types, header_names=job.header_names,
-            delimiter=CSV_DELIMITERS[job.format], line_terminator=self.line_terminator)
+            rows,
+            job.fields,
+            job.path,
+            field_types=self._field_types,
+            header_names=job.header_names,
+            delimiter=CSV_DELIMITERS[job.format],
+            line_terminator=self.line_terminator,
+        )
         job.status = STATUS_COMPLETED
         self._exported_bytes[_quota_day(job.finished_at)] += job.file_size
 
@@ -864,8 +968,11 @@ class MarketoEmulator:
         with self._lock:
             job = self._job(request.args[0])
             if job.status != STATUS_COMPLETED or job.path is None:
-                raise ApiError("1003", f"Export file for '{job.export_id}' is not available: job is {job.status}",
-                               http_status=404)
+                raise ApiError(
+                    "1003",
+                    f"Export file for '{job.export_id}' is not available: job is {job.status}",
+                    http_status=404,
+                )
             if self.file_404_times > 0:
                 self.file_404_times -= 1
                 raise ApiError("1003", f"Export file for '{job.export_id}' not found", http_status=404)
@@ -921,10 +1028,8 @@ class MarketoEmulator:
             # The body stops short of the announced Content-Length: what a dropped connection looks like.
             handler.wfile.flush()
             handler.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _corruptible_offset(path: Path, first: int, length: int) -> int | None:
@@ -948,7 +1053,7 @@ def _flip_byte(chunk: bytes, index: int) -> bytes:
         replacement = str((int(original) + 1) % 10)
     else:
         replacement = "b" if original.lower() == "a" else "a"
-    return chunk[:index] + replacement.encode() + chunk[index + 1:]
+    return chunk[:index] + replacement.encode() + chunk[index + 1 :]
 
 
 def _human_bytes(count: int) -> str:
@@ -960,8 +1065,10 @@ def _human_bytes(count: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.marketo",
-                                     description="Serve synthetic Marketo persons over the Marketo REST/Bulk API.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.marketo",
+        description="Serve synthetic Marketo persons over the Marketo REST/Bulk API.",
+    )
     parser.add_argument("--persons", type=int, default=5000, help="number of persons to generate")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (same seed, same data)")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
@@ -974,8 +1081,14 @@ def main(argv: list[str] | None = None) -> int:
 
     leads = generate_leads(args.persons, seed=args.seed, with_dynamics=args.with_dynamics)
     deleted = generate_deleted(leads, fraction=args.deleted_fraction, seed=args.seed)
-    emulator = MarketoEmulator(leads, deleted, client_id=args.client_id, client_secret=args.client_secret,
-                               workdir=args.workdir, port=args.port)
+    emulator = MarketoEmulator(
+        leads,
+        deleted,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        workdir=args.workdir,
+        port=args.port,
+    )
     base_url = emulator.start()
     print(f"SOURCES__MARKETO__BASE_URL={base_url}")
     print(f"SOURCES__MARKETO__CLIENT_ID={args.client_id}")
@@ -995,5 +1108,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(main())

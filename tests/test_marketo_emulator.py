@@ -55,8 +55,10 @@ class Client:
         self.token = self.fetch_token()["access_token"]
 
     def fetch_token(self, secret: str = CLIENT_SECRET) -> dict:
-        return self.http.get(f"{self.base}/identity/oauth/token", params={
-            "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": secret}).json()
+        return self.http.get(
+            f"{self.base}/identity/oauth/token",
+            params={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": secret},
+        ).json()
 
     def raw(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
@@ -67,18 +69,31 @@ class Client:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def create(self, start: str, end: str, filter_type: str = "updatedAt", fields: list[str] | None = None,
-               fmt: str = "CSV") -> dict:
-        return self.call("POST", "/bulk/v1/leads/export/create.json", json={
-            "fields": fields or ALL_FIELDS, "format": fmt,
-            "filter": {filter_type: {"startAt": start, "endAt": end}}})
+    def create(
+        self,
+        start: str,
+        end: str,
+        filter_type: str = "updatedAt",
+        fields: list[str] | None = None,
+        fmt: str = "CSV",
+    ) -> dict:
+        return self.call(
+            "POST",
+            "/bulk/v1/leads/export/create.json",
+            json={
+                "fields": fields or ALL_FIELDS,
+                "format": fmt,
+                "filter": {filter_type: {"startAt": start, "endAt": end}},
+            },
+        )
 
     def job(self, export_id: str, verb: str) -> dict:
         method = "GET" if verb == "status" else "POST"
         return self.call(method, f"/bulk/v1/leads/export/{export_id}/{verb}.json")
 
-    def export(self, start: str, end: str, filter_type: str = "updatedAt",
-               fields: list[str] | None = None) -> tuple[dict, bytes]:
+    def export(
+        self, start: str, end: str, filter_type: str = "updatedAt", fields: list[str] | None = None
+    ) -> tuple[dict, bytes]:
         """create → enqueue → poll → file: the Completed status and the file body."""
         export_id = self.create(start, end, filter_type, fields)["result"][0]["exportId"]
         self.job(export_id, "enqueue")
@@ -148,8 +163,10 @@ def test_token_is_reused_until_it_expires_then_602(leads):
 
 
 def test_bad_credentials_are_an_http_401(emulator):
-    response = requests.post(f"{emulator.base_url}/identity/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "wrong"})
+    response = requests.post(
+        f"{emulator.base_url}/identity/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "wrong"},
+    )
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_client", "error_description": "Bad client credentials"}
 
@@ -176,7 +193,8 @@ def test_describe_lists_the_fields_with_rest_names(emulator):
     assert names["updatedAt"] == "datetime" and names["email"] == "email" and names["comments"] == "text"
     assert {"sfdcType", "sfdcLeadId", "sfdcContactId", "sfdcAccountId"} <= set(names)
     assert {"msftType", "msftLeadId", "msftContactId", "msftAccountId"} <= {
-        f["rest"]["name"] for f in marketo_fields(with_dynamics=True)}
+        f["rest"]["name"] for f in marketo_fields(with_dynamics=True)
+    }
 
 
 # ----------------------------------------------------------------------------------------- bulk export
@@ -206,13 +224,18 @@ def test_export_round_trip_with_inclusive_ends(leads, tmp_path):
         second = {int(r["id"]) for r in parse_csv(body)}
         assert edges["id"].iloc[1] in second and edges["id"].iloc[2] in second
         assert emu.stats.export_filters[1] == {
-            "updatedAt": {"startAt": "2024-02-01T00:00:00Z", "endAt": "2024-03-01T00:00:00Z"}}
+            "updatedAt": {"startAt": "2024-02-01T00:00:00Z", "endAt": "2024-03-01T00:00:00Z"}
+        }
 
 
 def test_created_at_filter_and_requested_column_order(emulator, leads):
     client = Client(emulator)
-    _, body = client.export("2024-01-01T00:00:00Z", "2024-01-10T00:00:00Z", filter_type="createdAt",
-                            fields=["email", "id", "createdAt"])
+    _, body = client.export(
+        "2024-01-01T00:00:00Z",
+        "2024-01-10T00:00:00Z",
+        filter_type="createdAt",
+        fields=["email", "id", "createdAt"],
+    )
     table = list(csv.reader(io.StringIO(body.decode(), newline="")))
     assert table[0] == ["email", "id", "createdAt"]
     low, high = pd.Timestamp("2024-01-01T00:00:00Z"), pd.Timestamp("2024-01-10T00:00:00Z")
@@ -228,14 +251,22 @@ def test_filter_validation_31_days_and_formats(emulator):
     code, message = error_of(client.create("2024-01-01T00:00:00Z", "2024-02-01T00:00:01Z"))
     assert code == "1003" and "31 days" in message
     assert error_of(client.create("2024-02-01T00:00:00Z", "2024-01-01T00:00:00Z"))[0] == "1003"
-    assert error_of(client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", fields=["id", "nope"]))[0] \
+    assert (
+        error_of(client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", fields=["id", "nope"]))[0]
         == "1003"
-    assert error_of(client.call("POST", "/bulk/v1/leads/export/create.json",
-                                json={"fields": ["id"], "format": "CSV"}))[0] == "1003"
+    )
+    assert (
+        error_of(
+            client.call("POST", "/bulk/v1/leads/export/create.json", json={"fields": ["id"], "format": "CSV"})
+        )[0]
+        == "1003"
+    )
     assert error_of(client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", fmt="XML"))[0] == "1003"
     emulator.reject_updated_at_filter = True
     assert error_of(client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z")) == (
-        "1035", "Unsupported filter type for target subscription: updatedAt")
+        "1035",
+        "Unsupported filter type for target subscription: updatedAt",
+    )
     assert client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", "createdAt")["success"] is True
     assert error_of(client.job("00000000-0000-0000-0000-000000000000", "status"))[0] == "1003"
 
@@ -253,13 +284,17 @@ def test_file_range_206_and_checksum(emulator):
     assert middle.status_code == 206 and middle.content == body[10:20]
     assert client.raw("GET", path, headers={"Range": f"bytes={len(body)}-"}).status_code == 416
     full = client.raw("GET", path)
-    assert full.headers["Content-Type"].startswith("text/csv") and full.headers["Content-Length"] == str(len(body))
+    assert full.headers["Content-Type"].startswith("text/csv") and full.headers["Content-Length"] == str(
+        len(body)
+    )
 
 
 def test_job_lifecycle_two_processing_and_queue_limit(emulator):
     client = Client(emulator)
-    ids = [client.create(f"2024-01-{d:02d}T00:00:00Z", f"2024-01-{d + 1:02d}T00:00:00Z")["result"][0]["exportId"]
-           for d in range(1, 5)]
+    ids = [
+        client.create(f"2024-01-{d:02d}T00:00:00Z", f"2024-01-{d + 1:02d}T00:00:00Z")["result"][0]["exportId"]
+        for d in range(1, 5)
+    ]
     before = client.job(ids[0], "status")["result"][0]
     assert before["status"] == "Created" and "queuedAt" not in before
     early = client.raw("GET", f"/bulk/v1/leads/export/{ids[0]}/file.json")
@@ -283,7 +318,9 @@ def test_job_lifecycle_two_processing_and_queue_limit(emulator):
     emulator.stuck_in_queue = True
     queued = []
     for d in range(10):
-        export_id = client.create("2024-02-01T00:00:00Z", f"2024-02-{d + 2:02d}T00:00:00Z")["result"][0]["exportId"]
+        export_id = client.create("2024-02-01T00:00:00Z", f"2024-02-{d + 2:02d}T00:00:00Z")["result"][0][
+            "exportId"
+        ]
         queued.append(export_id)
         client.job(export_id, "enqueue")
     spare = client.create("2024-02-01T00:00:00Z", "2024-02-03T00:00:00Z")["result"][0]["exportId"]
@@ -341,8 +378,10 @@ def test_cut_download_and_checksum_mismatch(emulator):
 
 def test_company_change_without_updated_at_shows_in_the_next_file(emulator, leads):
     client = Client(emulator)
-    target = leads[(leads["updatedAt"] >= pd.Timestamp("2024-01-10T00:00:00Z"))
-                   & (leads["updatedAt"] <= pd.Timestamp("2024-01-20T00:00:00Z"))].iloc[0]
+    target = leads[
+        (leads["updatedAt"] >= pd.Timestamp("2024-01-10T00:00:00Z"))
+        & (leads["updatedAt"] <= pd.Timestamp("2024-01-20T00:00:00Z"))
+    ].iloc[0]
     emulator.set_company_fields(int(target["id"]), company="Renamed Corp", website="https://renamed.example")
     _, body = client.export("2024-01-10T00:00:00Z", "2024-01-20T00:00:00Z")
     row = next(r for r in parse_csv(body) if int(r["id"]) == target["id"])
@@ -372,8 +411,11 @@ def test_615_past_ten_calls_in_flight(emulator):
     lock = threading.Lock()
 
     def one_call() -> None:
-        body = requests.get(f"{emulator.base_url}/rest/v1/leads/describe.json",
-                            headers={"Authorization": f"Bearer {client.token}"}, timeout=10).json()
+        body = requests.get(
+            f"{emulator.base_url}/rest/v1/leads/describe.json",
+            headers={"Authorization": f"Bearer {client.token}"},
+            timeout=10,
+        ).json()
         with lock:
             codes.append("ok" if body["success"] else body["errors"][0]["code"])
 
@@ -403,12 +445,16 @@ def test_fail_next_by_path_as_envelope_or_http_status(emulator):
         code, message = error_of(client.call("GET", "/rest/v1/leads/describe.json"))
         assert code == "606" and message.startswith("Max rate limit")
     assert client.call("GET", "/rest/v1/leads/describe.json")["success"] is True
-    response = client.raw("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-01-01"})
+    response = client.raw(
+        "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-01-01"}
+    )
     assert response.status_code == 503
-    token = client.call("GET", "/rest/v1/activities/pagingtoken.json",
-                        params={"sinceDatetime": "2024-01-01"})["nextPageToken"]
-    assert error_of(client.call("GET", "/rest/v1/activities/deletedleads.json",
-                                params={"nextPageToken": token})) == ("611", "System error: try later")
+    token = client.call(
+        "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-01-01"}
+    )["nextPageToken"]
+    assert error_of(
+        client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token})
+    ) == ("611", "System error: try later")
 
 
 # -------------------------------------------------------------------------------------------- deletes
@@ -419,11 +465,14 @@ def test_deletedleads_pages_of_300_with_cursor(leads):
     deletes = [{"leadId": int(i), "activityDate": base + timedelta(minutes=i // 2)} for i in range(1, 701)]
     with MarketoEmulator(leads, deletes) as emu:
         client = Client(emu)
-        token = client.call("GET", "/rest/v1/activities/pagingtoken.json",
-                            params={"sinceDatetime": "2024-05-01T00:00:00Z"})["nextPageToken"]
+        token = client.call(
+            "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-05-01T00:00:00Z"}
+        )["nextPageToken"]
         pages = []
         while True:
-            body = client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token})
+            body = client.call(
+                "GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token}
+            )
             pages.append(body)
             token = body["nextPageToken"]
             if not body["moreResult"]:
@@ -441,14 +490,17 @@ def test_deletedleads_pages_of_300_with_cursor(leads):
         assert "result" not in empty and empty["moreResult"] is False and empty["nextPageToken"] == token
 
         emu.add_deletes([{"leadId": 5, "activityDate": "2024-06-01T00:00:00Z"}])
-        later = client.call("GET", "/rest/v1/activities/deletedleads.json",
-                            params={"nextPageToken": token, "batchSize": 10})
+        later = client.call(
+            "GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token, "batchSize": 10}
+        )
         assert [i["leadId"] for i in later["result"]] == [5]
 
-        since = client.call("GET", "/rest/v1/activities/pagingtoken.json",
-                            params={"sinceDatetime": "2024-05-01T05:00:00Z"})["nextPageToken"]
-        body = client.call("GET", "/rest/v1/activities/deletedleads.json",
-                           params={"nextPageToken": since, "batchSize": 5})
+        since = client.call(
+            "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-05-01T05:00:00Z"}
+        )["nextPageToken"]
+        body = client.call(
+            "GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": since, "batchSize": 5}
+        )
         assert [i["activityDate"] for i in body["result"]][0] == "2024-05-01T05:00:00Z"
         assert len(body["result"]) == 5 and body["moreResult"] is True
 
@@ -465,8 +517,14 @@ def test_csv_quirks_round_trip_with_crlf(leads, tmp_path):
     rows = parse_csv(body)
     assert_rows_match(rows, stored)
     values = {v for r in rows for v in r.values()}
-    for quirk in (QUIRK_COMPANY_QUOTE, QUIRK_COMMENT_NEWLINE, QUIRK_COMMENT_CRLF, QUIRK_COMMENT_NUL,
-                  QUIRK_COMPANY_NON_ASCII, QUIRK_TITLE_LINE_SEPARATOR):
+    for quirk in (
+        QUIRK_COMPANY_QUOTE,
+        QUIRK_COMMENT_NEWLINE,
+        QUIRK_COMMENT_CRLF,
+        QUIRK_COMMENT_NUL,
+        QUIRK_COMPANY_NON_ASCII,
+        QUIRK_TITLE_LINE_SEPARATOR,
+    ):
         assert quirk in values
     assert b'"Acme ""Rockets"", Inc."' in body and "\u2028".encode() in body and b"\x00" in body
     assert b",null," in body
@@ -518,13 +576,23 @@ def test_generate_deleted_has_repeats_and_unknown_ids(leads):
 
 
 def test_cli_serves_until_stopped():
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox.marketo", "--persons", "300", "--seed", "1",
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.marketo", "--persons", "300", "--seed", "1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         lines = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(3))
-        token = requests.get(f"{lines['SOURCES__MARKETO__BASE_URL']}/identity/oauth/token", params={
-            "grant_type": "client_credentials", "client_id": lines["SOURCES__MARKETO__CLIENT_ID"],
-            "client_secret": lines["SOURCES__MARKETO__CLIENT_SECRET"]}, timeout=10).json()
+        token = requests.get(
+            f"{lines['SOURCES__MARKETO__BASE_URL']}/identity/oauth/token",
+            params={
+                "grant_type": "client_credentials",
+                "client_id": lines["SOURCES__MARKETO__CLIENT_ID"],
+                "client_secret": lines["SOURCES__MARKETO__CLIENT_SECRET"],
+            },
+            timeout=10,
+        ).json()
         assert token["access_token"]
     finally:
         proc.terminate()
