@@ -420,7 +420,7 @@ class MarketoEmulator:
         self.base_url: str = ""
         self._lock = threading.RLock()  # jobs, tokens, counters, faults
         self._data_lock = threading.Lock()  # the persons frame and the delete log
-        self._leads = leads.reset_index(drop=True).copy()
+        self._leads = self._typed(leads).reset_index(drop=True)
         self._deletes = pd.DataFrame(
             {
                 "id": pd.Series(dtype="int64"),
@@ -490,6 +490,7 @@ class MarketoEmulator:
     def upsert_leads(self, rows: pd.DataFrame) -> None:
         """Replace persons by `id` (only the columns `rows` has) and append new ones. Whatever `updatedAt`
         the rows carry is what the export filter sees, so tests control which window a change lands in."""
+        rows = self._typed(rows)
         with self._data_lock:
             base = self._leads.set_index("id", drop=False)
             updates = rows.set_index("id", drop=False)
@@ -502,6 +503,15 @@ class MarketoEmulator:
             new = updates.loc[updates.index.difference(base.index)].reindex(columns=base.columns)
             parts = [base.drop(index=known), changed] + ([new] if len(new) else [])
             self._leads = pd.concat(parts).reset_index(drop=True)
+
+    def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A copy with datetime fields as UTC timestamps, so that strings or naive values handed in by a
+        test compare correctly with the export filter's bounds."""
+        frame = frame.copy()
+        for name, data_type in self._field_types.items():
+            if data_type == "datetime" and name in frame.columns:
+                frame[name] = pd.to_datetime(frame[name], utc=True)
+        return frame
 
     def set_company_fields(self, lead_id: int, **fields: Any) -> None:
         """Change company-entity fields (company, website, ...) without touching `updatedAt`: Marketo's own

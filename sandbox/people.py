@@ -16,8 +16,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-DEFAULT_START = datetime(2023, 1, 1, tzinfo=UTC)
-DEFAULT_END = datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)
+# Default span: three years up to today's UTC midnight, so that a loader's rolling two-year window (B2)
+# finds most persons recent and about a third of them too old to import.
+DEFAULT_YEARS = 3
+
+
+def default_span(today: datetime | None = None) -> tuple[datetime, datetime]:
+    """(start, end) used when generate_leads gets none: the DEFAULT_YEARS up to today's UTC midnight."""
+    end = (today or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return end - timedelta(days=365 * DEFAULT_YEARS), end
+
 
 FREE_MAIL_DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"]
 LEAD_STATUSES = ["New", "Working", "Nurture", "MQL", "SQL", "Disqualified"]
@@ -289,8 +297,8 @@ def _to_utc(epoch_seconds: np.ndarray) -> pd.Series:
 def generate_leads(
     n: int,
     seed: int = 0,
-    start: datetime = DEFAULT_START,
-    end: datetime = DEFAULT_END,
+    start: datetime | None = None,
+    end: datetime | None = None,
     quirks: bool = True,
     with_dynamics: bool = False,
 ) -> pd.DataFrame:
@@ -300,11 +308,16 @@ def generate_leads(
     `updatedAt` >= `createdAt` and never after `end`, and about 1% of persons were last updated exactly at
     midnight UTC so that window boundaries (inclusive at both ends in the Bulk API) are actually exercised.
     About 40% of persons are synced to the CRM: Salesforce by default (`sfdc*`), Dynamics when
-    `with_dynamics` (`msft*` filled, `sfdc*` left null). The same seed always gives the same frame.
+    `with_dynamics` (`msft*` filled, `sfdc*` left null). Without `start`/`end` the span is
+    `default_span()`, which moves with the date; pass both for data that is identical on every day (tests).
+    The same seed and span always give the same frame.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
+    if start is None or end is None:
+        default_start, default_end = default_span()
+        start, end = start or default_start, end or default_end
     t0, t1 = int(pd.Timestamp(start).timestamp()), int(pd.Timestamp(end).timestamp())
     if t1 < t0:
         raise ValueError(f"end ({end}) is before start ({start})")

@@ -389,6 +389,24 @@ def test_company_change_without_updated_at_shows_in_the_next_file(emulator, lead
     assert row["updatedAt"] == as_marketo_text(target["updatedAt"], "datetime")
 
 
+def test_upsert_replaces_by_id_and_appends(emulator, leads):
+    changed = pd.DataFrame(
+        {"id": [int(leads["id"].iloc[0])], "leadStatus": ["MQL"], "updatedAt": ["2024-03-20T08:00:00Z"]}
+    )
+    brand_new = leads.iloc[:1].copy()
+    brand_new["id"] = 999_999
+    brand_new["updatedAt"] = pd.Timestamp("2024-03-20T09:00:00Z")
+    emulator.upsert_leads(changed)
+    emulator.upsert_leads(brand_new)
+    stored = emulator.leads
+    assert len(stored) == len(leads) + 1 and stored["id"].is_unique
+    _, body = Client(emulator).export("2024-03-20T08:00:00Z", "2024-03-20T09:00:00Z")
+    rows = {int(r["id"]): r for r in parse_csv(body)}
+    first = rows[int(leads["id"].iloc[0])]
+    assert first["leadStatus"] == "MQL" and first["email"] == as_marketo_text(leads["email"].iloc[0], "email")
+    assert rows[999_999]["updatedAt"] == "2024-03-20T09:00:00Z"
+
+
 # ------------------------------------------------------------------------------------ limits and faults
 
 
