@@ -298,6 +298,22 @@ def decode_paging_token(token: str) -> tuple[int, int]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 makes bursts of parallel connects wait on SYN retries.
+    request_queue_size = 128
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Open keep-alive connections, so that stop() really cuts clients off (their pooled connections
+        # would otherwise go on being served by their handler threads).
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self.connections.clear()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client hanging up mid-download (or the emulator cutting one on purpose) is routine here.
@@ -313,6 +329,16 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle on, keep-alive clients wait 40 ms per call.
     disable_nagle_algorithm = True
     emulator: MarketoEmulator
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self.emulator._dispatch(self, "GET")
@@ -461,16 +487,16 @@ class MarketoEmulator:
         return self.base_url
 
     def stop(self) -> None:
+        """Stop serving and cut open connections. Jobs, files, tokens and data stay: `start()` again serves
+        them on the same port, which is how a test simulates an outage."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
 
     def __enter__(self) -> MarketoEmulator:
         self.start()

@@ -407,6 +407,17 @@ def test_upsert_replaces_by_id_and_appends(emulator, leads):
     assert rows[999_999]["updatedAt"] == "2024-03-20T09:00:00Z"
 
 
+def test_stop_cuts_pooled_connections_and_restart_keeps_state(emulator):
+    client = Client(emulator)
+    status, body = client.export("2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z")
+    base_url = emulator.base_url
+    emulator.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.raw("GET", "/rest/v1/leads/describe.json")
+    assert emulator.start() == base_url
+    assert client.raw("GET", f"/bulk/v1/leads/export/{status['exportId']}/file.json").content == body
+
+
 # ------------------------------------------------------------------------------------ limits and faults
 
 
