@@ -1110,6 +1110,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=5000, help="number of persons to generate")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (same seed, same data)")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
+    parser.add_argument(
+        "--start",
+        type=datetime.fromisoformat,
+        default=None,
+        help="earliest createdAt, ISO (default: three years before today)",
+    )
+    parser.add_argument(
+        "--end",
+        type=datetime.fromisoformat,
+        default=None,
+        help="latest createdAt/updatedAt, ISO (default: today 00:00 UTC)",
+    )
     parser.add_argument("--deleted-fraction", type=float, default=0.01, help="share of persons deleted")
     parser.add_argument("--with-dynamics", action="store_true", help="sync persons to Dynamics (msft*)")
     parser.add_argument("--workdir", default=None, help="where export files go (default: a temp dir)")
@@ -1117,7 +1129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-secret", default="sandbox-secret")
     args = parser.parse_args(argv)
 
-    leads = generate_leads(args.persons, seed=args.seed, with_dynamics=args.with_dynamics)
+    # Installed before the URL is printed: a supervisor may stop us as soon as it has read it.
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    leads = generate_leads(
+        args.persons, seed=args.seed, start=args.start, end=args.end, with_dynamics=args.with_dynamics
+    )
     deleted = generate_deleted(leads, fraction=args.deleted_fraction, seed=args.seed)
     emulator = MarketoEmulator(
         leads,
@@ -1133,8 +1150,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SOURCES__MARKETO__CLIENT_SECRET={args.client_secret}")
     print(f"# {len(leads)} persons, {len(deleted)} delete activities; Ctrl-C stops", file=sys.stderr)
     sys.stdout.flush()
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         while not stopped.wait(0.5):
             pass
