@@ -95,8 +95,19 @@ class ApiError(Exception):
 
 @dataclass
 class EmulatorStats:
-    """What the client did, for tests to assert on. `calls` counts every request received per endpoint
-    (including refused ones); the other counters are described on `MarketoEmulator`."""
+    """What the client did, for tests to assert on.
+
+    calls               requests received per endpoint, refused ones included: "token", "describe",
+                        "pagingtoken", "deletedleads", "create", "list", "enqueue", "status", "cancel",
+                        "file", "unknown"
+    max_in_flight       most API requests in flight at once (token calls excluded), refused ones included
+    max_processing_jobs most jobs in Processing at once (the emulator caps it at 2)
+    max_queued_jobs     most jobs Queued or Processing at once
+    query_param_tokens  requests that sent `access_token` in the query string (all refused with 601)
+    export_filters      the `filter` object of every job created, in order
+    file_bytes_served   body bytes written by file.json
+    errors              error responses sent, by Marketo code (injected ones included)
+    """
 
     calls: collections.Counter = field(default_factory=collections.Counter)
     max_in_flight: int = 0
@@ -468,6 +479,20 @@ class MarketoEmulator:
         self._thread: threading.Thread | None = None
         if deleted:
             self.add_deletes(deleted)
+
+    @classmethod
+    def generated(
+        cls,
+        persons: int,
+        seed: int = 0,
+        deleted_fraction: float = 0.01,
+        with_dynamics: bool = False,
+        **kwargs: Any,
+    ) -> MarketoEmulator:
+        """An emulator over `generate_leads(persons, seed)` and its delete activities; `kwargs` go to the
+        constructor."""
+        leads = generate_leads(persons, seed=seed, with_dynamics=with_dynamics)
+        return cls(leads, generate_deleted(leads, fraction=deleted_fraction, seed=seed), **kwargs)
 
     # ------------------------------------------------------------------------------------ lifecycle
 
