@@ -485,13 +485,15 @@ class MarketoEmulator:
         cls,
         persons: int,
         seed: int = 0,
+        start: datetime | None = None,
+        end: datetime | None = None,
         deleted_fraction: float = 0.01,
         with_dynamics: bool = False,
         **kwargs: Any,
     ) -> MarketoEmulator:
-        """An emulator over `generate_leads(persons, seed)` and its delete activities; `kwargs` go to the
-        constructor."""
-        leads = generate_leads(persons, seed=seed, with_dynamics=with_dynamics)
+        """An emulator over `generate_leads(persons, seed, start, end)` and its delete activities; `kwargs`
+        go to the constructor."""
+        leads = generate_leads(persons, seed=seed, start=start, end=end, with_dynamics=with_dynamics)
         return cls(leads, generate_deleted(leads, fraction=deleted_fraction, seed=seed), **kwargs)
 
     # ------------------------------------------------------------------------------------ lifecycle
@@ -1157,13 +1159,13 @@ def main(argv: list[str] | None = None) -> int:
     # Installed before the URL is printed: a supervisor may stop us as soon as it has read it.
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    leads = generate_leads(
-        args.persons, seed=args.seed, start=args.start, end=args.end, with_dynamics=args.with_dynamics
-    )
-    deleted = generate_deleted(leads, fraction=args.deleted_fraction, seed=args.seed)
-    emulator = MarketoEmulator(
-        leads,
-        deleted,
+    emulator = MarketoEmulator.generated(
+        args.persons,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        deleted_fraction=args.deleted_fraction,
+        with_dynamics=args.with_dynamics,
         client_id=args.client_id,
         client_secret=args.client_secret,
         workdir=args.workdir,
@@ -1173,7 +1175,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SOURCES__MARKETO__BASE_URL={base_url}")
     print(f"SOURCES__MARKETO__CLIENT_ID={args.client_id}")
     print(f"SOURCES__MARKETO__CLIENT_SECRET={args.client_secret}")
-    print(f"# {len(leads)} persons, {len(deleted)} delete activities; Ctrl-C stops", file=sys.stderr)
+    print(f"# {args.persons} persons, seed {args.seed}; Ctrl-C stops", file=sys.stderr)
     sys.stdout.flush()
     try:
         while not stopped.wait(0.5):
