@@ -16,33 +16,183 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-DEFAULT_START = datetime(2023, 1, 1, tzinfo=UTC)
-DEFAULT_END = datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)
+# Default span: three years up to today's UTC midnight, so that a loader's rolling two-year window (B2)
+# finds most persons recent and about a third of them too old to import.
+DEFAULT_YEARS = 3
+
+
+def default_span(today: datetime | None = None) -> tuple[datetime, datetime]:
+    """(start, end) used when generate_leads gets none: the DEFAULT_YEARS up to today's UTC midnight."""
+    end = (today or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return end - timedelta(days=365 * DEFAULT_YEARS), end
+
 
 FREE_MAIL_DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"]
 LEAD_STATUSES = ["New", "Working", "Nurture", "MQL", "SQL", "Disqualified"]
 LEAD_STATUS_WEIGHTS = [0.30, 0.15, 0.25, 0.12, 0.08, 0.10]
-LEAD_SOURCES = ["Website", "Paid Search", "Webinar", "Trade Show", "Content Syndication", "List Import",
-                "Referral", "Social"]
-TITLES = ["Marketing Manager", "VP Marketing", "CMO", "Demand Generation Manager", "Marketing Ops Analyst",
-          "Sales Director", "CEO", "Data Engineer", "Analyst", "Product Manager", "IT Director"]
-COUNTRIES = ["United States", "United Kingdom", "France", "Germany", "Canada", "Japan", "Australia",
-             "Netherlands", "Spain", "Brazil"]
-FIRST_NAMES = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William",
-               "Elizabeth", "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-               "Charles", "Karen", "Camille", "Louis", "Chloe", "Hugo", "Emma", "Lukas", "Mia", "Noah",
-               "Yuki", "Haruto", "Sofia", "Mateo", "Olivia", "Liam", "Ava", "Ethan", "Isla", "Oscar",
-               "Amelia", "Leo"]
-LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-              "Martinez", "Martin", "Bernard", "Dubois", "Durand", "Muller", "Schmidt", "Schneider",
-              "Fischer", "Sato", "Suzuki", "Takahashi", "Tanaka", "Wilson", "Anderson", "Taylor", "Thomas",
-              "Moore", "Jackson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Young", "King",
-              "Wright", "Lopez", "Hill", "Scott"]
-COMPANY_WORDS_A = ["Blue", "Red", "Green", "Bright", "Swift", "North", "Silver", "Golden", "Prime", "Summit",
-                   "Nova", "Vertex", "Atlas", "Apex", "Cedar", "Harbor", "Iron", "Lunar", "Quantum", "River"]
-COMPANY_WORDS_B = ["Rocket", "Data", "Cloud", "Analytics", "Systems", "Labs", "Networks", "Logistics",
-                   "Health", "Energy", "Foods", "Capital", "Media", "Robotics", "Software", "Partners",
-                   "Dynamics", "Works", "Retail", "Bio"]
+LEAD_SOURCES = [
+    "Website",
+    "Paid Search",
+    "Webinar",
+    "Trade Show",
+    "Content Syndication",
+    "List Import",
+    "Referral",
+    "Social",
+]
+TITLES = [
+    "Marketing Manager",
+    "VP Marketing",
+    "CMO",
+    "Demand Generation Manager",
+    "Marketing Ops Analyst",
+    "Sales Director",
+    "CEO",
+    "Data Engineer",
+    "Analyst",
+    "Product Manager",
+    "IT Director",
+]
+COUNTRIES = [
+    "United States",
+    "United Kingdom",
+    "France",
+    "Germany",
+    "Canada",
+    "Japan",
+    "Australia",
+    "Netherlands",
+    "Spain",
+    "Brazil",
+]
+FIRST_NAMES = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "William",
+    "Elizabeth",
+    "David",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Camille",
+    "Louis",
+    "Chloe",
+    "Hugo",
+    "Emma",
+    "Lukas",
+    "Mia",
+    "Noah",
+    "Yuki",
+    "Haruto",
+    "Sofia",
+    "Mateo",
+    "Olivia",
+    "Liam",
+    "Ava",
+    "Ethan",
+    "Isla",
+    "Oscar",
+    "Amelia",
+    "Leo",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Durand",
+    "Muller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Sato",
+    "Suzuki",
+    "Takahashi",
+    "Tanaka",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Lopez",
+    "Hill",
+    "Scott",
+]
+COMPANY_WORDS_A = [
+    "Blue",
+    "Red",
+    "Green",
+    "Bright",
+    "Swift",
+    "North",
+    "Silver",
+    "Golden",
+    "Prime",
+    "Summit",
+    "Nova",
+    "Vertex",
+    "Atlas",
+    "Apex",
+    "Cedar",
+    "Harbor",
+    "Iron",
+    "Lunar",
+    "Quantum",
+    "River",
+]
+COMPANY_WORDS_B = [
+    "Rocket",
+    "Data",
+    "Cloud",
+    "Analytics",
+    "Systems",
+    "Labs",
+    "Networks",
+    "Logistics",
+    "Health",
+    "Energy",
+    "Foods",
+    "Capital",
+    "Media",
+    "Robotics",
+    "Software",
+    "Partners",
+    "Dynamics",
+    "Works",
+    "Retail",
+    "Bio",
+]
 COMPANY_SUFFIXES = ["Inc", "LLC", "Ltd", "GmbH", "SA", "Corp", "Group", "Co"]
 
 # (REST name, display name, Marketo dataType, length, read-only). ids below are stable across runs.
@@ -131,7 +281,8 @@ def _companies(m: int) -> tuple[np.ndarray, np.ndarray]:
 def _crm_ids(prefix: str, numbers: np.ndarray) -> np.ndarray:
     """18-character Salesforce-looking ids: a 3-char key prefix, a fixed pod part and a zero-padded number."""
     return (prefix + "5g0000" + pd.Series(numbers, dtype="int64").astype(str).str.zfill(9)).to_numpy(
-        dtype=object)
+        dtype=object
+    )
 
 
 def _guids(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -143,19 +294,30 @@ def _to_utc(epoch_seconds: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(epoch_seconds, unit="s", utc=True)).astype("datetime64[s, UTC]")
 
 
-def generate_leads(n: int, seed: int = 0, start: datetime = DEFAULT_START, end: datetime = DEFAULT_END,
-                   quirks: bool = True, with_dynamics: bool = False) -> pd.DataFrame:
+def generate_leads(
+    n: int,
+    seed: int = 0,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    quirks: bool = True,
+    with_dynamics: bool = False,
+) -> pd.DataFrame:
     """n synthetic Marketo persons, one row each, columns = the REST names of `marketo_fields()`.
 
     `createdAt` is uniform in [start, end] (UTC, second precision) and ids grow with it, as Marketo's do;
     `updatedAt` >= `createdAt` and never after `end`, and about 1% of persons were last updated exactly at
     midnight UTC so that window boundaries (inclusive at both ends in the Bulk API) are actually exercised.
     About 40% of persons are synced to the CRM: Salesforce by default (`sfdc*`), Dynamics when
-    `with_dynamics` (`msft*` filled, `sfdc*` left null). The same seed always gives the same frame.
+    `with_dynamics` (`msft*` filled, `sfdc*` left null). Without `start`/`end` the span is
+    `default_span()`, which moves with the date; pass both for data that is identical on every day (tests).
+    The same seed and span always give the same frame.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
+    if start is None or end is None:
+        default_start, default_end = default_span()
+        start, end = start or default_start, end or default_end
     t0, t1 = int(pd.Timestamp(start).timestamp()), int(pd.Timestamp(end).timestamp())
     if t1 < t0:
         raise ValueError(f"end ({end}) is before start ({start})")
@@ -182,20 +344,27 @@ def generate_leads(n: int, seed: int = 0, start: datetime = DEFAULT_START, end: 
     mail_domain[free] = _pick(rng, FREE_MAIL_DOMAINS, int(free.sum()))
     lower_first = pd.Series(first).str.lower().to_numpy(dtype=object)
     lower_last = pd.Series(last).str.lower().to_numpy(dtype=object)
-    email = (pd.Series(lower_first + "." + lower_last) + pd.Series(ids).astype(str) + "@"
-             + pd.Series(mail_domain)).to_numpy(dtype=object)
+    email = (
+        pd.Series(lower_first + "." + lower_last) + pd.Series(ids).astype(str) + "@" + pd.Series(mail_domain)
+    ).to_numpy(dtype=object)
     roll = rng.random(n)
-    upper, spaced, no_at, missing = roll < 0.01, (roll >= 0.01) & (roll < 0.02), \
-        (roll >= 0.02) & (roll < 0.023), roll >= 0.98
+    upper, spaced, no_at, missing = (
+        roll < 0.01,
+        (roll >= 0.01) & (roll < 0.02),
+        (roll >= 0.02) & (roll < 0.023),
+        roll >= 0.98,
+    )
     email[upper] = pd.Series(email[upper], dtype=object).str.upper().to_numpy(dtype=object)
     email[spaced] = " " + email[spaced] + " "
     email[no_at] = pd.Series(email[no_at], dtype=object).str.replace("@", " at ").to_numpy(dtype=object)
     email[missing] = None
 
     web_roll = rng.random(n)
-    website = np.where(web_roll < 0.55, "https://www." + domain,
-                       np.where(web_roll < 0.70, "http://" + domain + "/",
-                                np.where(web_roll < 0.80, "www." + domain, None))).astype(object)
+    website = np.where(
+        web_roll < 0.55,
+        "https://www." + domain,
+        np.where(web_roll < 0.70, "http://" + domain + "/", np.where(web_roll < 0.80, "www." + domain, None)),
+    ).astype(object)
 
     employees = (10 ** rng.uniform(0.5, 5, size=m)).astype(np.int64)[company_idx]
     revenue = np.round(employees * rng.uniform(80_000, 300_000, size=n), -3).astype(np.float64)
@@ -207,37 +376,43 @@ def generate_leads(n: int, seed: int = 0, start: datetime = DEFAULT_START, end: 
 
     comments = np.full(n, None, dtype=object)
     has_comment = rng.random(n) < 0.05
-    comments[has_comment] = _pick(rng, ["Asked for pricing", "Met at booth 12", "Requested a call back",
-                                        "Downloaded the whitepaper"], int(has_comment.sum()))
+    comments[has_comment] = _pick(
+        rng,
+        ["Asked for pricing", "Met at booth 12", "Requested a call back", "Downloaded the whitepaper"],
+        int(has_comment.sum()),
+    )
 
-    frame = pd.DataFrame({
-        "id": ids,
-        "email": email,
-        "firstName": first,
-        "lastName": last,
-        "company": company,
-        "website": website,
-        "leadStatus": _pick(rng, LEAD_STATUSES, n, LEAD_STATUS_WEIGHTS),
-        "leadSource": _pick(rng, LEAD_SOURCES, n),
-        "title": _pick(rng, TITLES, n),
-        "country": _pick(rng, COUNTRIES, n),
-        "numberOfEmployees": pd.array(employees, dtype="Int64"),
-        "annualRevenue": revenue,
-        "leadScore": pd.array(rng.integers(0, 200, size=n), dtype="Int64"),
-        "unsubscribed": rng.random(n) < 0.05,
-        "dateOfBirth": dob,
-        "comments": comments,
-        "createdAt": _to_utc(created),
-        "updatedAt": _to_utc(updated),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": ids,
+            "email": email,
+            "firstName": first,
+            "lastName": last,
+            "company": company,
+            "website": website,
+            "leadStatus": _pick(rng, LEAD_STATUSES, n, LEAD_STATUS_WEIGHTS),
+            "leadSource": _pick(rng, LEAD_SOURCES, n),
+            "title": _pick(rng, TITLES, n),
+            "country": _pick(rng, COUNTRIES, n),
+            "numberOfEmployees": pd.array(employees, dtype="Int64"),
+            "annualRevenue": revenue,
+            "leadScore": pd.array(rng.integers(0, 200, size=n), dtype="Int64"),
+            "unsubscribed": rng.random(n) < 0.05,
+            "dateOfBirth": dob,
+            "comments": comments,
+            "createdAt": _to_utc(created),
+            "updatedAt": _to_utc(updated),
+        }
+    )
     _add_crm_ids(frame, rng, company_idx, with_dynamics)
     if quirks and n >= 8:
         _plant_quirks(frame, rng)
     return frame
 
 
-def _add_crm_ids(frame: pd.DataFrame, rng: np.random.Generator, company_idx: np.ndarray,
-                 with_dynamics: bool) -> None:
+def _add_crm_ids(
+    frame: pd.DataFrame, rng: np.random.Generator, company_idx: np.ndarray, with_dynamics: bool
+) -> None:
     """About 40% of persons synced to the CRM: 60% as Leads, 40% as Contacts (half of those keep the id
     of the Lead they were converted from). Contacts of one company share one CRM account."""
     n = len(frame)
@@ -299,8 +474,10 @@ def generate_deleted(leads: pd.DataFrame, fraction: float = 0.01, seed: int = 0)
     created = pd.to_datetime(leads["createdAt"].iloc[rows], utc=True).reset_index(drop=True)
     lead_ids = leads["id"].to_numpy()[rows]
     dates = created + pd.to_timedelta(rng.integers(3600, 90 * 86400, size=len(rows)), unit="s")
-    out = [{"leadId": int(lid), "activityDate": ts.to_pydatetime()} for lid, ts in zip(lead_ids, dates,
-                                                                                        strict=True)]
+    out = [
+        {"leadId": int(lid), "activityDate": ts.to_pydatetime()}
+        for lid, ts in zip(lead_ids, dates, strict=True)
+    ]
     out.append({"leadId": out[0]["leadId"], "activityDate": out[0]["activityDate"] + timedelta(days=1)})
     unknown = int(leads["id"].max()) + 1_000_000
     out.append({"leadId": unknown, "activityDate": out[0]["activityDate"] + timedelta(hours=2)})
