@@ -45,7 +45,7 @@ def main() -> int:
     seed = int(os.environ.get("DEMO_SEED", "42"))
     default_db = "DUCKDB_PATH" not in os.environ
     db = Path(os.environ.get("DUCKDB_PATH", REPO / "warehouse.duckdb")).resolve()
-    state_dir = REPO / ".dlt" / "pipelines"
+    state_dir = Path(os.environ.get("LOADERS_PIPELINES_DIR", REPO / ".dlt" / "pipelines"))
     if default_db:
         db.unlink(missing_ok=True)
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -87,7 +87,7 @@ def summarize(db: Path) -> None:
     with duckdb.connect(str(db), read_only=True) as con:
 
         def one(sql: str):
-            return con.sql(sql).fetchone()[0]
+            return con.execute(sql).fetchall()[0][0]
 
         step("what landed")
         print(f"    Marketo persons loaded:   {one('select count(*) from raw_marketo.leads'):>8,}")

@@ -279,9 +279,7 @@ def write_export_csv(
             lines = pc.binary_join_element_wise(rows, terminator, pa.scalar("", _TEXT))
             # A fresh, null-free string array keeps its values back to back in one buffer: that buffer is
             # the CSV body of the chunk.
-            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-                lines.offset : lines.offset + len(lines) + 1
-            ]
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
             emit(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
     return len(frame), size, f"sha256:{digest.hexdigest()}"
 
@@ -586,15 +584,11 @@ class MarketoEmulator:
             return
         with self._data_lock:
             lead_ids = np.array([int(r["leadId"]) for r in rows], dtype=np.int64)
-            dates = pd.Series([parse_iso(r["activityDate"], "activityDate") for r in rows]).astype(
-                "datetime64[s, UTC]"
-            )
+            dates = pd.Series([parse_iso(r["activityDate"], "activityDate") for r in rows]).astype("datetime64[s, UTC]")
             names = self._leads.set_index("id").reindex(lead_ids)
             labels = (
                 (
-                    names["lastName"].astype(object).fillna("")
-                    + ", "
-                    + names["firstName"].astype(object).fillna("")
+                    names["lastName"].astype(object).fillna("") + ", " + names["firstName"].astype(object).fillna("")
                 ).to_numpy(dtype=object)
                 if {"firstName", "lastName"} <= set(names.columns)
                 else np.full(len(rows), "", dtype=object)
@@ -614,9 +608,7 @@ class MarketoEmulator:
             self._tokens = {token: past for token in self._tokens}
             self._current_token = None
 
-    def fail_next(
-        self, path_contains: str, code: str | int, times: int = 1, message: str | None = None
-    ) -> None:
+    def fail_next(self, path_contains: str, code: str | int, times: int = 1, message: str | None = None) -> None:
         """The next `times` requests whose path contains `path_contains` fail: a string code as a Marketo
         envelope error (HTTP 200), an int code as that HTTP status with a short text body."""
         with self._lock:
@@ -711,9 +703,7 @@ class MarketoEmulator:
 
     def _default_message(self, code: str) -> str:
         if code == "606":
-            return (
-                f"Max rate limit '{self.rate_limit_calls}' exceeded with in '{self.rate_limit_window:g}' secs"
-            )
+            return f"Max rate limit '{self.rate_limit_calls}' exceeded with in '{self.rate_limit_window:g}' secs"
         return ERROR_MESSAGES.get(code, "Error")
 
     def _authenticate(self, request: _Request) -> None:
@@ -956,9 +946,7 @@ class MarketoEmulator:
             if self.export_daily_quota_bytes is not None:
                 used = self._exported_bytes[_quota_day(datetime.now(UTC))]
                 if used > self.export_daily_quota_bytes:
-                    raise ApiError(
-                        "1029", f"Export daily quota {_human_bytes(self.export_daily_quota_bytes)} exceeded"
-                    )
+                    raise ApiError("1029", f"Export daily quota {_human_bytes(self.export_daily_quota_bytes)} exceeded")
             active = sum(j.status in (STATUS_QUEUED, STATUS_PROCESSING) for j in self._jobs.values())
             if active >= MAX_QUEUED_JOBS:
                 raise ApiError("1029", "Too many jobs in queue")
@@ -992,9 +980,7 @@ class MarketoEmulator:
     def _start_queued(self) -> None:
         if self.stuck_in_queue:
             return
-        queued = sorted(
-            (j for j in self._jobs.values() if j.status == STATUS_QUEUED), key=lambda j: j.queued_at
-        )
+        queued = sorted((j for j in self._jobs.values() if j.status == STATUS_QUEUED), key=lambda j: j.queued_at)
         for job in queued:
             processing = sum(j.status == STATUS_PROCESSING for j in self._jobs.values())
             if processing >= MAX_PROCESSING_JOBS:

@@ -280,9 +280,7 @@ def _companies(m: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _crm_ids(prefix: str, numbers: np.ndarray) -> np.ndarray:
     """18-character Salesforce-looking ids: a 3-char key prefix, a fixed pod part and a zero-padded number."""
-    return (prefix + "5g0000" + pd.Series(numbers, dtype="int64").astype(str).str.zfill(9)).to_numpy(
-        dtype=object
-    )
+    return (prefix + "5g0000" + pd.Series(numbers, dtype="int64").astype(str).str.zfill(9)).to_numpy(dtype=object)
 
 
 def _guids(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -410,9 +408,7 @@ def generate_leads(
     return frame
 
 
-def _add_crm_ids(
-    frame: pd.DataFrame, rng: np.random.Generator, company_idx: np.ndarray, with_dynamics: bool
-) -> None:
+def _add_crm_ids(frame: pd.DataFrame, rng: np.random.Generator, company_idx: np.ndarray, with_dynamics: bool) -> None:
     """About 40% of persons synced to the CRM: 60% as Leads, 40% as Contacts (half of those keep the id
     of the Lead they were converted from). Contacts of one company share one CRM account."""
     n = len(frame)
@@ -473,13 +469,13 @@ def generate_deleted(leads: pd.DataFrame, fraction: float = 0.01, seed: int = 0)
     rows = rng.choice(n, size=min(count, n), replace=False)
     created = pd.to_datetime(leads["createdAt"].iloc[rows], utc=True).reset_index(drop=True)
     lead_ids = leads["id"].to_numpy()[rows]
-    dates = created + pd.to_timedelta(rng.integers(3600, 90 * 86400, size=len(rows)), unit="s")
-    out = [
-        {"leadId": int(lid), "activityDate": ts.to_pydatetime()}
-        for lid, ts in zip(lead_ids, dates, strict=True)
-    ]
-    out.append({"leadId": out[0]["leadId"], "activityDate": out[0]["activityDate"] + timedelta(days=1)})
+    # a delete happens after the person was created and no later than the newest update in the data
+    latest = pd.to_datetime(leads["updatedAt"], utc=True).max()
+    room = (latest - created).dt.total_seconds().clip(lower=1).to_numpy()
+    dates = created + pd.to_timedelta((rng.random(len(rows)) * np.minimum(room, 90 * 86400)).astype(np.int64), unit="s")
+    out = [{"leadId": int(lid), "activityDate": ts.to_pydatetime()} for lid, ts in zip(lead_ids, dates, strict=True)]
+    out.append({"leadId": out[0]["leadId"], "activityDate": out[0]["activityDate"] + timedelta(seconds=1)})
     unknown = int(leads["id"].max()) + 1_000_000
-    out.append({"leadId": unknown, "activityDate": out[0]["activityDate"] + timedelta(hours=2)})
+    out.append({"leadId": unknown, "activityDate": out[0]["activityDate"] + timedelta(seconds=2)})
     out.sort(key=lambda d: d["activityDate"])
     return out

@@ -251,14 +251,9 @@ def test_filter_validation_31_days_and_formats(emulator):
     code, message = error_of(client.create("2024-01-01T00:00:00Z", "2024-02-01T00:00:01Z"))
     assert code == "1003" and "31 days" in message
     assert error_of(client.create("2024-02-01T00:00:00Z", "2024-01-01T00:00:00Z"))[0] == "1003"
+    assert error_of(client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", fields=["id", "nope"]))[0] == "1003"
     assert (
-        error_of(client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", fields=["id", "nope"]))[0]
-        == "1003"
-    )
-    assert (
-        error_of(
-            client.call("POST", "/bulk/v1/leads/export/create.json", json={"fields": ["id"], "format": "CSV"})
-        )[0]
+        error_of(client.call("POST", "/bulk/v1/leads/export/create.json", json={"fields": ["id"], "format": "CSV"}))[0]
         == "1003"
     )
     assert error_of(client.create("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", fmt="XML"))[0] == "1003"
@@ -284,9 +279,7 @@ def test_file_range_206_and_checksum(emulator):
     assert middle.status_code == 206 and middle.content == body[10:20]
     assert client.raw("GET", path, headers={"Range": f"bytes={len(body)}-"}).status_code == 416
     full = client.raw("GET", path)
-    assert full.headers["Content-Type"].startswith("text/csv") and full.headers["Content-Length"] == str(
-        len(body)
-    )
+    assert full.headers["Content-Type"].startswith("text/csv") and full.headers["Content-Length"] == str(len(body))
 
 
 def test_job_lifecycle_two_processing_and_queue_limit(emulator):
@@ -318,9 +311,7 @@ def test_job_lifecycle_two_processing_and_queue_limit(emulator):
     emulator.stuck_in_queue = True
     queued = []
     for d in range(10):
-        export_id = client.create("2024-02-01T00:00:00Z", f"2024-02-{d + 2:02d}T00:00:00Z")["result"][0][
-            "exportId"
-        ]
+        export_id = client.create("2024-02-01T00:00:00Z", f"2024-02-{d + 2:02d}T00:00:00Z")["result"][0]["exportId"]
         queued.append(export_id)
         client.job(export_id, "enqueue")
     spare = client.create("2024-02-01T00:00:00Z", "2024-02-03T00:00:00Z")["result"][0]["exportId"]
@@ -474,16 +465,15 @@ def test_fail_next_by_path_as_envelope_or_http_status(emulator):
         code, message = error_of(client.call("GET", "/rest/v1/leads/describe.json"))
         assert code == "606" and message.startswith("Max rate limit")
     assert client.call("GET", "/rest/v1/leads/describe.json")["success"] is True
-    response = client.raw(
-        "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-01-01"}
-    )
+    response = client.raw("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-01-01"})
     assert response.status_code == 503
-    token = client.call(
-        "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-01-01"}
-    )["nextPageToken"]
-    assert error_of(
-        client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token})
-    ) == ("611", "System error: try later")
+    token = client.call("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-01-01"})[
+        "nextPageToken"
+    ]
+    assert error_of(client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token})) == (
+        "611",
+        "System error: try later",
+    )
 
 
 # -------------------------------------------------------------------------------------------- deletes
@@ -499,9 +489,7 @@ def test_deletedleads_pages_of_300_with_cursor(leads):
         )["nextPageToken"]
         pages = []
         while True:
-            body = client.call(
-                "GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token}
-            )
+            body = client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token})
             pages.append(body)
             token = body["nextPageToken"]
             if not body["moreResult"]:

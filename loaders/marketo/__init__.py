@@ -13,6 +13,7 @@ Settings (env var, or the key under [sources.marketo] in .dlt/config.toml / .dlt
                                            default: ROLLING_WINDOW_DAYS back from today
   SOURCES__MARKETO__ROLLING_WINDOW_DAYS    730: full and company refreshes cover this many days back
   SOURCES__MARKETO__WINDOW_DAYS            31: days per bulk export job (Marketo allows at most 31)
+  SOURCES__MARKETO__LOOKBACK_MINUTES       60: each incremental run re-reads this much before the last end
   SOURCES__MARKETO__FILTER_FIELD           updatedAt (default) or createdAt; switches itself to createdAt on 1035
   SOURCES__MARKETO__EXTRA_FIELDS           comma list of REST field names to land besides the B7 and CRM-id
                                            fields (default firstName,lastName,leadSource,title,country; * = all)
@@ -44,7 +45,7 @@ import pyarrow as pa
 from loaders.common import LoaderError, Progress, RateBudget
 from loaders.common.progress import human_bytes
 from loaders.marketo.bulk import ExportJob, JobOptions, Window, arrow_types, read_csv_batches, type_batch
-from loaders.marketo.client import MarketoClient, RetryPolicy, UnsupportedFilter
+from loaders.marketo.client import MarketoApiError, MarketoClient, RetryPolicy, UnsupportedFilter
 from loaders.marketo.settings import CRM_ID_FIELDS, REQUIRED_FIELDS, MarketoSettings
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class MarketoLoad:
         filter_field = self.state.get("filter_field", self.settings.filter_field)
         self.state["filter_field"] = filter_field
         first_start = self.settings.start_date
+        first_import = not self.state.get("passes", {}).get("leads", {}).get("last_completed")
         try:
             self.run_pass("leads", filter_field, self.fields, "leads", first_start)
         except UnsupportedFilter as exc:
@@ -173,6 +175,10 @@ class MarketoLoad:
             self.state["passes"].pop("full", None)
             self.run_pass("leads", "createdAt", self.fields, "leads", first_start)
 
+        if first_import:
+            # the first import read every field of everyone: the refreshes start counting from now
+            for name in ("full", "company"):
+                self.state["passes"].setdefault(name, {})["last_completed"] = iso(self.now)
         if self.state["filter_field"] == "createdAt" and self._due("full", self.settings.full_refresh_days):
             self.run_pass("full", "createdAt", self.fields, "leads", self.settings.rolling_start(self.now), repeat=True)
         if len(company_fields) > 2 and self._due("company", self.settings.company_refresh_days):
@@ -208,11 +214,12 @@ class MarketoLoad:
         passes = self.state.setdefault("passes", {})
         p = passes.setdefault(name, {})
         if not p.get("end"):
-            start = (
-                first_start
-                if repeat or not p.get("last_completed")
-                else datetime.fromisoformat(p["last_completed"].replace("Z", "+00:00"))
-            )
+            if repeat or not p.get("last_completed"):
+                start = first_start
+            else:
+                # Marketo can show an update a little after its updatedAt: re-read a margin (merge absorbs it)
+                last = datetime.fromisoformat(p["last_completed"].replace("Z", "+00:00"))
+                start = max(first_start, last - timedelta(minutes=self.settings.lookback_minutes))
             p.update(cursor=iso(start), end=iso(self.now), jobs={})
         start = datetime.fromisoformat(p["cursor"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(p["end"].replace("Z", "+00:00"))
@@ -266,7 +273,7 @@ class MarketoLoad:
             job = ExportJob(self.client, export_id, self.job_options)
             try:
                 state = job.refresh().get("status")
-            except Exception as exc:  # expired (7 days) or unknown to Marketo: make a new one
+            except MarketoApiError as exc:  # expired (7 days) or unknown to Marketo: make a new one
                 log.info("saved export %s is gone (%s)", export_id, exc)
                 state = None
             if state in ("Created", "Queued", "Processing", "Completed"):

@@ -32,7 +32,7 @@ ARROW_TYPES = {
     "currency": pa.float64(),
     "percent": pa.float64(),
     "boolean": pa.bool_(),
-    "datetime": pa.timestamp("s", tz="UTC"),
+    "datetime": pa.timestamp("us", tz="UTC"),
     "date": pa.date32(),
 }
 INT_RE = r"^\s*[-+]?\d{1,18}\s*$"
@@ -257,7 +257,7 @@ def type_batch(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> tuple[pa
     good_table = pa.table(typed)
     if not pc.any(bad).as_py():
         return good_table, None
-    reason = pc.binary_join_element_wise(*reasons, "; ", null_handling="skip")
+    reason = reasons[0] if len(reasons) == 1 else pc.binary_join_element_wise(*reasons, "; ", null_handling="skip")
     rejected = table.append_column("_rejected_reason", reason).filter(bad)
     return good_table.filter(pc.invert(bad)), rejected
 

@@ -43,6 +43,10 @@ class UnsupportedFilter(MarketoApiError):
     """1035: the subscription does not allow this bulk filter (updatedAt on many instances)."""
 
 
+class RetryableStreamError(requests.ConnectionError):
+    """A retryable Marketo error on a file download; the downloader backs off and resumes."""
+
+
 class ExportQueueFull(MarketoApiError):
     """1029 'too many jobs in queue': other integrations fill the export queue; wait and retry."""
 
@@ -150,31 +154,37 @@ class MarketoClient:
             body = resp.json()
             if body.get("success", True):
                 return body
-            code, message = _first_error(body)
-            if code in REFRESH_TOKEN:
-                log.info("token rejected (%s), fetching a new one", code)
-                self._token = None
-                self._wait_or_raise(delays, path, f"{code} {message}", sleep=False)
-            elif code in RETRY:
-                self._wait_or_raise(delays, path, f"{code} {RETRY[code]}")
-            elif code == DAILY_QUOTA:
-                raise StopWithProgress(
-                    "Marketo's daily API call quota is used up (607). What was loaded is kept and the "
-                    "resume point is saved; run again after the quota resets (midnight US Central time), "
-                    "or ask Marketo support to raise the quota."
-                )
-            elif code == EXPORT_LIMIT:
-                if "quota" in message.lower():
-                    raise StopWithProgress(
-                        f"Marketo's daily bulk export quota is used up (1029: {message}). What was loaded "
-                        "is kept and the resume point is saved; the next run after the quota resets "
-                        "(midnight US Central time) continues from there."
-                    )
-                raise ExportQueueFull(code, message, path)
-            elif code == UNSUPPORTED_FILTER:
-                raise UnsupportedFilter(code, message, path)
+            if self.route_error(*_first_error(body), path=path) == "refresh":
+                self._wait_or_raise(delays, path, "token refreshed", sleep=False)
             else:
-                raise MarketoApiError(code, message, path)
+                self._wait_or_raise(delays, path, " ".join(_first_error(body)))
+
+    def route_error(self, code: str, message: str, path: str) -> str:
+        """What to do with a Marketo error: returns "refresh" (token fetched anew, call again) or "retry"
+        (back off, call again); raises for everything else."""
+        if code in REFRESH_TOKEN:
+            log.info("token rejected (%s), fetching a new one", code)
+            self._token = None
+            return "refresh"
+        if code in RETRY:
+            return "retry"
+        if code == DAILY_QUOTA:
+            raise StopWithProgress(
+                "Marketo's daily API call quota is used up (607). What was loaded is kept and the "
+                "resume point is saved; run again after the quota resets (midnight US Central time), "
+                "or ask Marketo support to raise the quota."
+            )
+        if code == EXPORT_LIMIT:
+            if "quota" in message.lower():
+                raise StopWithProgress(
+                    f"Marketo's daily bulk export quota is used up (1029: {message}). What was loaded "
+                    "is kept and the resume point is saved; the next run after the quota resets "
+                    "(midnight US Central time) continues from there."
+                )
+            raise ExportQueueFull(code, message, path)
+        if code == UNSUPPORTED_FILTER:
+            raise UnsupportedFilter(code, message, path)
+        raise MarketoApiError(code, message, path)
 
     def _wait_or_raise(self, delays: Iterator[float], path: str, why: str, sleep: bool = True) -> None:
         delay = next(delays, None)
@@ -188,14 +198,26 @@ class MarketoClient:
             time.sleep(delay)
 
     def stream(self, path: str, headers: dict[str, str] | None = None) -> requests.Response:
-        """A raw streaming GET (bulk files). The caller handles status codes and retries."""
+        """A raw streaming GET (bulk files). The caller handles HTTP status codes and retries.
+
+        Marketo answers errors on file endpoints as a JSON envelope with HTTP 200, not as the file: those
+        are routed like any call's (a retryable one raises RetryableStreamError for the caller's backoff).
+        """
         with self.budget.call():
-            return self.session.get(
+            resp = self.session.get(
                 self.base_url + path,
                 headers={**self._auth_header(), **(headers or {})},
                 stream=True,
                 timeout=self.timeout,
             )
+        if resp.status_code == 200 and "json" in resp.headers.get("Content-Type", ""):
+            body = resp.json()
+            resp.close()
+            if not body.get("success", True):
+                code, message = _first_error(body)
+                self.route_error(code, message, path)
+                raise RetryableStreamError(f"Marketo {code}: {message}")
+        return resp
 
     # ---------------------------------------------------------------- endpoints
     def describe_leads(self) -> list[dict]:

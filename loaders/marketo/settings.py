@@ -43,6 +43,7 @@ class MarketoSettings:
     start_date: datetime
     rolling_window_days: int = 730
     window_days: int = 31
+    lookback_minutes: int = 60
     filter_field: str = "updatedAt"
     extra_fields: list[str] = field(default_factory=lambda: list(DEFAULT_EXTRA_FIELDS))
     company_fields: list[str] = field(default_factory=lambda: list(DEFAULT_COMPANY_FIELDS))
@@ -57,7 +58,8 @@ class MarketoSettings:
     rate_window_seconds: float = 20.0
 
     def rolling_start(self, now: datetime) -> datetime:
-        return now - timedelta(days=self.rolling_window_days)
+        """Where refreshes start: the rolling window (B2), never before the configured start date."""
+        return max(self.start_date, now - timedelta(days=self.rolling_window_days))
 
 
 def _as_list(value: str | list[str] | None) -> list[str] | None:
@@ -86,6 +88,7 @@ def _resolve(
     start_date: str | None = None,
     rolling_window_days: int = 730,
     window_days: int = 31,
+    lookback_minutes: int = 60,
     filter_field: str = "updatedAt",
     extra_fields: str | list[str] | None = None,
     company_fields: str | list[str] | None = None,
@@ -116,6 +119,7 @@ def _resolve(
         start_date=start,
         rolling_window_days=int(rolling_window_days),
         window_days=int(window_days),
+        lookback_minutes=int(lookback_minutes),
         filter_field=filter_field,
         extra_fields=_as_list(extra_fields) if extra_fields is not None else list(DEFAULT_EXTRA_FIELDS),
         company_fields=_as_list(company_fields) if company_fields is not None else list(DEFAULT_COMPANY_FIELDS),

@@ -1,0 +1,316 @@
+"""The real Marketo loader against the Marketo emulator (real HTTP on 127.0.0.1), into a real DuckDB file.
+
+Every test asserts on what landed: each person exactly once with its latest values, deletes, quarantine,
+and the loader's saved state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pandas as pd
+import pytest
+
+from loaders.__main__ import main
+from sandbox.marketo import MarketoEmulator
+from sandbox.people import generate_deleted, generate_leads
+from tests.support import REPO
+
+# recent dates, so the rolling window (90 days in these tests) covers them: three 31-day windows
+START = (datetime.now(UTC) - timedelta(days=80)).replace(hour=0, minute=0, second=0, microsecond=0)
+END = START + timedelta(days=78)
+COMPARED = [
+    "id",
+    "email",
+    "company",
+    "website",
+    "lead_status",
+    "sfdc_type",
+    "sfdc_lead_id",
+    "sfdc_contact_id",
+    "sfdc_account_id",
+    "created_at",
+    "updated_at",
+]
+
+
+@pytest.fixture
+def leads() -> pd.DataFrame:
+    return generate_leads(240, seed=7, start=START, end=END)
+
+
+@pytest.fixture
+def emu(leads, tmp_path, monkeypatch):
+    deleted = generate_deleted(leads, fraction=0.05, seed=7)
+    with MarketoEmulator(leads, deleted, workdir=tmp_path / "emu") as emulator:
+        for key, value in {
+            "BASE_URL": emulator.base_url,
+            "CLIENT_ID": "sandbox-client",
+            "CLIENT_SECRET": "sandbox-secret",
+            "START_DATE": START.isoformat(),
+            "POLL_INTERVAL_SECONDS": "0.01",
+            "BACKOFF_BASE_SECONDS": "0.01",
+            "COMPANY_REFRESH_DAYS": "-1",
+            "JOB_TIMEOUT_SECONDS": "20",
+            "ROLLING_WINDOW_DAYS": "90",
+        }.items():
+            monkeypatch.setenv(f"SOURCES__MARKETO__{key}", value)
+        yield emulator
+
+
+def load(*args: str) -> int:
+    return main(["marketo", *args])
+
+
+def landed(warehouse, table: str = "leads") -> pd.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.sql(f"select * from raw_marketo.{table}").df()
+
+
+def expected_rows(emulator_leads: pd.DataFrame) -> pd.DataFrame:
+    df = emulator_leads.rename(
+        columns={
+            "leadStatus": "lead_status",
+            "sfdcType": "sfdc_type",
+            "sfdcLeadId": "sfdc_lead_id",
+            "sfdcContactId": "sfdc_contact_id",
+            "sfdcAccountId": "sfdc_account_id",
+            "createdAt": "created_at",
+            "updatedAt": "updated_at",
+        }
+    )
+    return df[COMPARED]
+
+
+def assert_same_persons(warehouse, expected: pd.DataFrame) -> None:
+    """Both ways: every expected person landed with these values, and nothing else landed."""
+    actual = landed(warehouse)
+    assert actual["id"].is_unique, "a person landed twice"
+    a = actual[COMPARED].copy()
+    e = expected[COMPARED].copy()
+    for frame in (a, e):
+        frame["id"] = frame["id"].astype("int64")
+        for col in ("created_at", "updated_at"):
+            frame[col] = pd.to_datetime(frame[col], utc=True).dt.floor("s")
+    merged = e.merge(a, on=COMPARED, how="outer", indicator=True)
+    diff = merged[merged["_merge"] != "both"]
+    assert diff.empty, f"landed data differs from the source:\n{diff.head(10).to_string()}"
+
+
+def test_full_load_then_nothing_new(emu, leads, warehouse, capsys):
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+    deletes = landed(warehouse, "deleted_leads")
+    assert {"lead_id", "activity_date"} <= set(deletes.columns)
+    assert deletes["id"].is_unique
+    out = capsys.readouterr()
+    assert "240 person rows" in out.out
+    assert "sandbox-secret" not in out.out + out.err
+    assert emu.stats.query_param_tokens == 0
+    assert emu.stats.max_processing_jobs <= 2
+    assert emu.stats.max_in_flight <= 10
+
+    before_leads, before_deletes = landed(warehouse), landed(warehouse, "deleted_leads")
+    assert load() == 0
+    after_leads, after_deletes = landed(warehouse), landed(warehouse, "deleted_leads")
+    cols = [c for c in before_leads.columns if not c.startswith("_dlt")]
+    pd.testing.assert_frame_equal(
+        before_leads[cols].sort_values("id").reset_index(drop=True),
+        after_leads[cols].sort_values("id").reset_index(drop=True),
+    )
+    assert len(after_deletes) == len(before_deletes)
+
+
+def test_updates_and_new_deletes_arrive_on_the_next_run(emu, leads, warehouse):
+    assert load() == 0
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    changed = leads.head(3).copy()
+    changed["company"] = ["Renamed One", "Renamed Two", "Renamed Three"]
+    changed["updatedAt"] = now
+    emu.upsert_leads(changed)
+    emu.add_deletes([{"leadId": int(changed["id"].iloc[0]), "activityDate": now}])
+    assert load() == 0
+    expected = leads.set_index("id")
+    expected.update(changed.set_index("id"))
+    assert_same_persons(warehouse, expected_rows(expected.reset_index()))
+    assert int(changed["id"].iloc[0]) in set(landed(warehouse, "deleted_leads")["lead_id"])
+
+
+def test_person_on_a_window_boundary_lands_once_with_latest_values(emu, leads, warehouse):
+    boundary = START + timedelta(days=31)  # end of window 1 == start of window 2, both inclusive
+    moved = leads.head(5).copy()
+    moved["createdAt"] = START
+    moved["updatedAt"] = boundary
+    emu.upsert_leads(moved)
+    assert load() == 0
+    expected = leads.set_index("id")
+    expected.update(moved.set_index("id"))
+    assert_same_persons(warehouse, expected_rows(expected.reset_index()))
+    assert any(f["updatedAt"]["endAt"] == boundary.strftime("%Y-%m-%dT%H:%M:%SZ") for f in emu.stats.export_filters)
+
+
+@pytest.mark.parametrize("code", ["601", "602", "604", "606", "608", "611", "615", 500, 502, 503])
+def test_retryable_errors_are_retried(emu, leads, warehouse, code):
+    emu.fail_next("/status.json", code, times=2)
+    emu.fail_next("/describe.json", code, times=1)
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_token_expiry_mid_run_refreshes(emu, leads, warehouse):
+    emu.fail_next("/create.json", "602", times=1)
+    emu.expire_tokens()
+    assert load() == 0
+    assert emu.stats.calls["token"] >= 2
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_daily_quota_stops_cleanly_and_resumes(emu, leads, warehouse, capsys):
+    emu.daily_call_quota = 12
+    assert load() == 3
+    assert "daily API call quota" in capsys.readouterr().err
+    emu.daily_call_quota = None
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_export_quota_stops_cleanly_and_resumes(emu, leads, warehouse, capsys):
+    emu.fail_next("/enqueue.json", "1029", message="Export daily quota 500MB exceeded")
+    assert load() == 3
+    assert "export quota" in capsys.readouterr().err
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_queue_full_backs_off(emu, leads, warehouse):
+    emu.fail_next("/enqueue.json", "1029", times=2, message="There are too many jobs in the queue")
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_1035_falls_back_to_created_at_windows(emu, leads, warehouse, capsys):
+    emu.reject_updated_at_filter = True
+    assert load() == 0
+    assert "createdAt" in capsys.readouterr().err
+    assert_same_persons(warehouse, expected_rows(leads))
+    # the fallback is remembered: the next run asks for createdAt straight away
+    n = len(emu.stats.export_filters)
+    assert load() == 0
+    assert all("createdAt" in f for f in emu.stats.export_filters[n:])
+
+
+def test_failed_job_reports_marketo_error_then_recovers(emu, leads, warehouse, capsys):
+    emu.fail_next_job = "Internal error while exporting"
+    assert load() == 2
+    assert "Internal error while exporting" in capsys.readouterr().err
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_stuck_job_times_out_and_is_reused_next_run(emu, leads, warehouse, monkeypatch, capsys):
+    monkeypatch.setenv("SOURCES__MARKETO__JOB_TIMEOUT_SECONDS", "0.3")
+    emu.stuck_in_queue = True
+    assert load() == 3
+    assert "still Queued" in capsys.readouterr().err
+    created = emu.stats.calls["create"]
+    emu.stuck_in_queue = False
+    assert load() == 0
+    # the two saved jobs were reused: only the remaining window(s) needed new ones
+    assert emu.stats.calls["create"] - created <= 2
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_file_404_once_cut_download_and_bad_checksum_recover(emu, leads, warehouse):
+    emu.file_404_times = 1
+    emu.cut_download_after = 500
+    emu.checksum_mismatch_times = 1
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_checksum_that_never_matches_fails_clearly(emu, warehouse, capsys):
+    emu.checksum_mismatch_times = 100
+    assert load() == 2
+    assert "SHA-256" in capsys.readouterr().err
+
+
+def test_untypeable_row_is_quarantined_not_dropped(emu, leads, warehouse):
+    bad = leads.head(1).copy()
+    bad["numberOfEmployees"] = bad["numberOfEmployees"].astype(object)
+    bad.loc[bad.index[0], "numberOfEmployees"] = "about twelve"
+    emu.upsert_leads(bad)
+    os.environ["SOURCES__MARKETO__EXTRA_FIELDS"] = "numberOfEmployees"
+    try:
+        assert load() == 0
+    finally:
+        del os.environ["SOURCES__MARKETO__EXTRA_FIELDS"]
+    rejected = landed(warehouse, "leads_rejected")
+    assert list(rejected["id"]) == [str(bad["id"].iloc[0])]
+    assert "numberOfEmployees" in rejected["_rejected_reason"].iloc[0]
+    assert "about twelve" in rejected["_rejected_reason"].iloc[0]
+    assert len(landed(warehouse)) == len(leads) - 1
+
+
+def test_company_refresh_catches_changes_that_did_not_bump_updated_at(emu, leads, warehouse, monkeypatch):
+    assert load() == 0
+    lead_id = int(leads["id"].iloc[0])
+    emu.set_company_fields(lead_id, company="Acquired Corp", website="https://acquired.example")
+    monkeypatch.setenv("SOURCES__MARKETO__COMPANY_REFRESH_DAYS", "0")
+    assert load() == 0
+    refreshed = landed(warehouse, "lead_company_fields").set_index("id")
+    assert refreshed.loc[lead_id, "company"] == "Acquired Corp"
+    assert refreshed.loc[lead_id, "website"] == "https://acquired.example"
+    assert len(refreshed) == len(leads)
+
+
+def test_rate_budget_keeps_under_the_limits(leads, tmp_path, monkeypatch, warehouse):
+    with MarketoEmulator(leads, [], workdir=tmp_path / "emu", rate_limit_calls=25, rate_limit_window=2.0) as emulator:
+        for key, value in {
+            "BASE_URL": emulator.base_url,
+            "CLIENT_ID": "sandbox-client",
+            "CLIENT_SECRET": "sandbox-secret",
+            "START_DATE": START.isoformat(),
+            "POLL_INTERVAL_SECONDS": "0",
+            "BACKOFF_BASE_SECONDS": "5",
+            "RETRY_ATTEMPTS": "0",
+            "COMPANY_REFRESH_DAYS": "-1",
+            "WINDOW_DAYS": "7",
+            "MAX_CALLS_PER_20S": "25",
+            "RATE_WINDOW_SECONDS": "2",
+        }.items():
+            monkeypatch.setenv(f"SOURCES__MARKETO__{key}", value)
+        # 12 windows * (create, enqueue, status..., file) is well over 25 calls: the budget must pace them
+        assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_killed_run_resumes_with_the_same_export_job(emu, leads, warehouse, tmp_path):
+    emu.stuck_in_queue = True
+    env = {**os.environ, "SOURCES__MARKETO__JOB_TIMEOUT_SECONDS": "600"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loaders", "marketo"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while emu.stats.calls["status"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert emu.stats.calls["status"] >= 3, proc.stderr.read1().decode() if proc.poll() else "no polls"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    created = emu.stats.calls["create"]
+    emu.stuck_in_queue = False
+    assert load() == 0
+    assert emu.stats.calls["create"] - created <= 1  # window 1 and 2 reused; only window 3 is new
+    assert_same_persons(warehouse, expected_rows(leads))
