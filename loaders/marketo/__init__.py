@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import numpy as np
 import pyarrow as pa
 
 from loaders.common import LoaderError, Progress, RateBudget
@@ -247,7 +248,8 @@ class MarketoLoad:
                 p["last_completed"] = p.pop("end")
                 p["jobs"] = {}
             counts = {"rows": 0, "rejected": 0}
-            self.commit({table: self._rows(path, job.export_id, window, counts)})
+            read_at = job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)
+            self.commit({table: self._rows(path, job.export_id, window, counts, iso(_parse_iso(read_at)))})
             if counts["rows"] + counts["rejected"] != expected_rows:
                 raise LoaderError(
                     f"export {job.export_id} ({describe}): Marketo said {expected_rows} records but the file "
@@ -286,9 +288,10 @@ class MarketoLoad:
         p["_dirty"] = True
         return job
 
-    def _rows(self, path: Path, export_id: str, window: Window, counts: dict) -> Iterator[Any]:
+    def _rows(self, path: Path, export_id: str, window: Window, counts: dict, read_at_iso: str) -> Iterator[Any]:
         """Typed Arrow tables of the file, then its quarantined rows (to leads_rejected, appended)."""
         rejected: list[pa.Table] = []
+        read_at = np.datetime64(read_at_iso.rstrip("Z"), "us")
         for batch in read_csv_batches(path):
             good, bad = type_batch(batch, self.types)
             counts["rows"] += good.num_rows
@@ -301,7 +304,10 @@ class MarketoLoad:
                 for row in bad.select(["id", "_rejected_reason"]).to_pylist()[:20]:
                     self.progress.say(f"quarantined person id={row['id']}: {row['_rejected_reason']}")
             if good.num_rows:
-                yield good
+                # when Marketo produced this snapshot: dbt compares it with the B9 company re-reads
+                yield good.append_column(
+                    "_read_at", pa.array(np.full(good.num_rows, read_at), pa.timestamp("us", "UTC"))
+                )
         for bad in rejected:
             yield dlt.mark.with_hints(
                 bad,
@@ -320,9 +326,10 @@ class MarketoLoad:
             page, token, more = self.client.deleted_leads(token)
             rows.extend(_delete_row(item) for item in page)
             pages += 1
-            if pages % pages_per_commit == 0 or not more or not page:
+            # with nothing new there is nothing to commit: the next run asks from the same point again
+            if rows and (pages % pages_per_commit == 0 or not more or not page):
                 deleted["page_token"] = token
-                self.commit({"deleted_leads": [rows]} if rows else {})
+                self.commit({"deleted_leads": [rows]})
                 self.totals.deleted += len(rows)
                 rows = []
             if not page:
@@ -332,6 +339,11 @@ class MarketoLoad:
     # ---------------------------------------------------------------- commit
     def commit(self, tables: dict[str, Iterable[Any]]) -> None:
         self.pipeline.run(marketo_commit(self.state, tables))
+
+
+def _parse_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _delete_row(item: dict) -> dict:

@@ -62,11 +62,11 @@ resolved as (
         leads.email,
         -- B9: company fields change without bumping updatedAt; the most recent read wins
         case
-            when company_fields.read_at_epoch > leads.read_at_epoch then company_fields.company
+            when company_fields.read_at > leads.read_at then company_fields.company
             else leads.company
         end                                                                  as company,
         case
-            when company_fields.read_at_epoch > leads.read_at_epoch then company_fields.website
+            when company_fields.read_at > leads.read_at then company_fields.website
             else leads.website
         end                                                                  as website,
         leads.lead_source,

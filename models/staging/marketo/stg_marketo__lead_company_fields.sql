@@ -5,7 +5,7 @@ source as (
         'id': dbt.type_bigint(),
         'company': dbt.type_string(),
         'website': dbt.type_string(),
-        '_dlt_load_id': dbt.type_string(),
+        '_read_at': 'timestamptz',
     }) }} as company_fields
 ),
 
@@ -16,9 +16,9 @@ renamed as (
         ---------- strings
         nullif(trim(company), '')                           as company,
         nullif(trim(website), '')                           as website,
-        ---------- numerics
-        -- dlt load ids are unix timestamps: the larger one is the more recent read
-        cast(_dlt_load_id as {{ dbt.type_float() }})        as read_at_epoch
+        ---------- timestamps
+        -- when Marketo produced this snapshot (the export job's start): the more recent read wins
+        {{ utc_timestamp('_read_at') }}                     as read_at
     from source
 )
 

@@ -20,7 +20,7 @@ source as (
         'msft_account_id': dbt.type_string(),
         'created_at': 'timestamptz',
         'updated_at': 'timestamptz',
-        '_dlt_load_id': dbt.type_string(),
+        '_read_at': 'timestamptz',
     }) }} as leads
 ),
 
@@ -45,11 +45,10 @@ renamed as (
         lead_source,
         nullif(trim(sfdc_type), '')                         as sfdc_type,
         nullif(trim(msft_type), '')                         as msft_type,
-        ---------- numerics
-        cast(_dlt_load_id as {{ dbt.type_float() }})        as read_at_epoch,
         ---------- timestamps
         {{ utc_timestamp('created_at') }}                   as created_at,
-        {{ utc_timestamp('updated_at') }}                   as updated_at
+        {{ utc_timestamp('updated_at') }}                   as updated_at,
+        {{ utc_timestamp('_read_at') }}                     as read_at
     from source
 )
 
