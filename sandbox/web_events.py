@@ -296,7 +296,6 @@ def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray,
     total = int(n_pages.sum())
     session_of_page = np.repeat(np.arange(n_sessions), n_pages)
     first_page = np.concatenate(([0], np.cumsum(n_pages)[:-1]))
-    position = np.arange(total) - first_page[session_of_page]
     gap_kind = rng.choice(3, size=total, p=[0.7, 0.25, 0.05])
     gap = np.select([gap_kind == 0, gap_kind == 1],
                     [rng.integers(4_000, 90_000, total), rng.integers(90_000, 10 * MINUTE, total)],
@@ -319,6 +318,8 @@ def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray,
     prev_end = np.where(prev >= 0, start[prev] + duration[prev], 0)
     eligible = same_cookie & (s.ends_at < 0) & (start - prev_end > 2 * HOUR)
     pick = eligible & (rng.random(n_sessions) < 0.04)
+    # Shift only sessions whose predecessor stays put, so prev_end above remains true.
+    pick &= ~(pick[prev] & (prev >= 0))
     start = np.where(pick, prev_end + SESSION_TIMEOUT + np.where(rng.random(n_sessions) < 0.5, 0, 1000), start)
     channel = np.where(pick, DIRECT, channel)
 
@@ -353,7 +354,7 @@ def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray,
     ref_code[1:] = n_arrivals + url_code[:-1]
     ref_code[first_page] = arrival
 
-    times = start[session_of_page] + elapsed + rng.integers(0, 1000, total) * (position != 0)
+    times = start[session_of_page] + elapsed
     ips = _ip_pool(rng, 50_000)
     agents = pa.array(USER_AGENTS, pa.string())
     cookie_ip = rng.integers(0, len(ips), n_cookies)

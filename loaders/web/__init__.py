@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.configuration import resolve_configuration
 from dlt.common.storages import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_from_config
@@ -131,23 +132,54 @@ def web_source(
             stats.bytes_read += int(item.get("size_in_bytes") or 0)
             with item.open(mode="rb", compression="disable") as stream:
                 for block in read_file(stream, name, fmt, gzipped, block_bytes):
-                    yield from _emit(block, stats)
+                    yield from batches.add(block)
                     if progress is not None:
                         progress.tick(f"{stats.files_read} files, {stats.total_events:,} events, "
                                       f"{stats.rejected:,} rejected (reading {name})")
+        yield from batches.flush()
 
+    batches = _Batcher(stats)
     return files | events
 
 
-def _emit(block: Block, stats: WebLoadStats) -> Iterator[Any]:
-    stats.ignored_columns |= block.ignored_columns
-    for table_name, table in block.tables.items():
-        stats.events[table_name] += table.num_rows
-        yield dlt.mark.with_hints(table, _event_hints(table_name), create_table_variant=True)
-    if block.rejected:
-        stats.rejected += len(block.rejected)
-        yield dlt.mark.with_hints(block.rejected, dlt.mark.make_hints(**_REJECTED_HINTS),
-                                  create_table_variant=True)
+class _Batcher:
+    """Gathers the tables of small files into batches of ~`rows` rows: dlt's per-item cost (schema
+    inference, hints) is fixed, so a daily file of a few thousand events would otherwise cost more in dlt
+    than in parsing."""
+
+    def __init__(self, stats: WebLoadStats, rows: int = 500_000) -> None:
+        self.stats = stats
+        self.rows = rows
+        self.pending: dict[str, list[pa.Table]] = {t: [] for t in TABLE_COLUMNS}
+        self.pending_rows: Counter[str] = Counter()
+        self.rejected: list[dict[str, Any]] = []
+
+    def add(self, block: Block) -> Iterator[Any]:
+        self.stats.ignored_columns |= block.ignored_columns
+        for table_name, table in block.tables.items():
+            self.stats.events[table_name] += table.num_rows
+            self.pending[table_name].append(table)
+            self.pending_rows[table_name] += table.num_rows
+            if self.pending_rows[table_name] >= self.rows:
+                yield from self._flush_table(table_name)
+        self.stats.rejected += len(block.rejected)
+        self.rejected.extend(block.rejected)
+
+    def flush(self) -> Iterator[Any]:
+        for table_name in TABLE_COLUMNS:
+            yield from self._flush_table(table_name)
+        if self.rejected:
+            yield dlt.mark.with_hints(self.rejected, dlt.mark.make_hints(**_REJECTED_HINTS),
+                                      create_table_variant=True)
+            self.rejected = []
+
+    def _flush_table(self, table_name: str) -> Iterator[Any]:
+        tables = self.pending[table_name]
+        if tables:
+            yield dlt.mark.with_hints(pa.concat_tables(tables), _event_hints(table_name),
+                                      create_table_variant=True)
+        self.pending[table_name] = []
+        self.pending_rows[table_name] = 0
 
 
 EVENT_TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)

@@ -60,6 +60,8 @@ _SCHEMAS: dict[str, pa.Schema] = {
         + [pa.field("_file_name", pa.string()), pa.field("_line", pa.int64())])
     for name, columns in TABLE_COLUMNS.items()
 }
+_NOT_BLANK = np.ones(256, dtype=bool)
+_NOT_BLANK[[9, 10, 13, 32]] = False
 _EPOCH_MILLIS = re.compile(r"^-?\d{1,15}(\.\d*)?$")
 
 
@@ -140,61 +142,70 @@ def _text_blocks(stream: IO[bytes], block_bytes: int, first_line: int = 1) -> It
         yield line, carry + b"\n"
 
 
-def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts, ends, is_blank) of each line of a newline-terminated chunk, vectorized."""
-    buf = np.frombuffer(chunk, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    # Count non-whitespace bytes per line with a cumulative sum: blank lines are skipped by pyarrow.
-    solid = np.cumsum(~np.isin(buf, (9, 10, 13, 32)), dtype=np.int64)
-    solid = np.concatenate(([0], solid))
-    blank = (solid[ends] - solid[starts]) == 0
-    return starts, ends, blank
+class _Lines:
+    """Where the lines of a newline-terminated chunk are. Counting newlines is cheap; positions and blank
+    lines (which pyarrow skips) are only worked out when a parse does not give one row per line or when a
+    rejected row needs its original text."""
 
+    def __init__(self, chunk: bytes, first_line: int) -> None:
+        self.chunk = chunk
+        self.first_line = first_line
+        self.count = chunk.count(b"\n")
+        self._bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-def _line_text(chunk: bytes, start: int, end: int) -> str:
-    return chunk[start:end].decode("utf-8", errors="replace").rstrip("\r")
+    def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, indexes of non-blank lines)."""
+        if self._bounds is None:
+            buf = np.frombuffer(self.chunk, dtype=np.uint8)
+            ends = np.flatnonzero(buf == 10)
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            solid = np.concatenate(([0], np.cumsum(_NOT_BLANK[buf], dtype=np.int64)))
+            self._bounds = starts, ends, np.flatnonzero(solid[ends] != solid[starts])
+        return self._bounds
+
+    def solid(self, rows: int) -> np.ndarray:
+        """Indexes of the non-blank lines, given that a parse found `rows` rows."""
+        return np.arange(self.count) if rows == self.count else self.bounds()[2]
+
+    def text(self, index: int) -> str:
+        starts, ends, _ = self.bounds()
+        return self.chunk[starts[index]:ends[index]].decode("utf-8", errors="replace").rstrip("\r")
 
 
 def _jsonl_block(chunk: bytes, first_line: int, file_name: str, default_table: str | None) -> Block:
-    starts, ends, blank = _line_bounds(chunk)
-    solid = np.flatnonzero(~blank)
-    lines = first_line + solid
-
-    def raw_of(rows: np.ndarray) -> list[str]:
-        return [_line_text(chunk, int(starts[solid[r]]), int(ends[solid[r]])) for r in rows]
-
+    lines = _Lines(chunk, first_line)
     try:
         table = pajson.read_json(io.BytesIO(chunk), read_options=pajson.ReadOptions(block_size=len(chunk) + 1))
-        if table.num_rows == len(solid):
-            return _to_contract(table, lines, raw_of, file_name, default_table)
     except pa.ArrowInvalid:
-        pass
-    return _jsonl_block_by_line(chunk, starts[solid], ends[solid], lines, file_name, default_table)
+        table = None
+    if table is not None:
+        solid = lines.solid(table.num_rows)
+        if table.num_rows == len(solid):
+            return _to_contract(table, first_line + solid, lambda rows: [lines.text(solid[r]) for r in rows],
+                                file_name, default_table)
+    return _jsonl_block_by_line(lines, file_name, default_table)
 
 
-def _jsonl_block_by_line(chunk: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
-                         file_name: str, default_table: str | None) -> Block:
+def _jsonl_block_by_line(lines: _Lines, file_name: str, default_table: str | None) -> Block:
     records: list[dict[str, Any]] = []
     kept: list[int] = []
     rejected: list[dict[str, Any]] = []
-    for i in range(len(lines)):
-        text = _line_text(chunk, int(starts[i]), int(ends[i]))
+    for i in lines.bounds()[2]:
+        text = lines.text(i)
+        line = lines.first_line + int(i)
         try:
             record = json.loads(text)
         except ValueError as exc:
-            rejected.append(_reject(file_name, int(lines[i]), f"invalid JSON: {exc}", text))
+            rejected.append(_reject(file_name, line, f"invalid JSON: {exc}", text))
             continue
         if not isinstance(record, dict):
-            rejected.append(_reject(file_name, int(lines[i]), "invalid JSON: not an object", text))
+            rejected.append(_reject(file_name, line, "invalid JSON: not an object", text))
             continue
         records.append(record)
-        kept.append(i)
+        kept.append(int(i))
     kept_arr = np.asarray(kept, dtype=np.int64)
-    block = _to_contract(_records_to_table(records), lines[kept_arr] if len(kept) else np.empty(0, np.int64),
-                         lambda rows: [_line_text(chunk, int(starts[kept_arr[r]]), int(ends[kept_arr[r]]))
-                                       for r in rows],
-                         file_name, default_table)
+    block = _to_contract(_records_to_table(records), lines.first_line + kept_arr,
+                         lambda rows: [lines.text(kept_arr[r]) for r in rows], file_name, default_table)
     block.rejected = rejected + block.rejected
     return block
 
@@ -230,21 +241,18 @@ def _read_csv(stream: IO[bytes], file_name: str, default_table: str | None, bloc
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in header_names},
                                    strings_can_be_null=True, quoted_strings_can_be_null=True)
     for first_line, chunk in _text_blocks(stream, block_bytes, first_line=2):
-        starts, ends, blank = _line_bounds(chunk)
-        solid = np.flatnonzero(~blank)
-        lines = first_line + solid
+        lines = _Lines(chunk, first_line)
         try:
             table = pacsv.read_csv(io.BytesIO(header + chunk), convert_options=convert,
                                    read_options=pacsv.ReadOptions(block_size=len(chunk) + len(header) + 1))
         except pa.ArrowInvalid:
             table = None
+        solid = lines.solid(table.num_rows) if table is not None else None
         # A quoted field with a newline makes rows and lines disagree: the line-by-line reader handles it.
-        if table is not None and table.num_rows == len(solid):
-            yield _to_contract(
-                table, lines,
-                lambda rows, c=chunk, s=starts, e=ends, o=solid: [
-                    _line_text(c, int(s[o[r]]), int(e[o[r]])) for r in rows],
-                file_name, default_table)
+        if table is not None and solid is not None and table.num_rows == len(solid):
+            yield _to_contract(table, first_line + solid,
+                               lambda rows, ls=lines, o=solid: [ls.text(o[r]) for r in rows],
+                               file_name, default_table)
         else:
             yield _csv_block_by_line(header_names, chunk, first_line, file_name, default_table)
 
