@@ -79,6 +79,9 @@ def _event_hints(table_name: str) -> Any:
     )
 
 
+_REJECTED_SCHEMA = pa.schema([pa.field("file_name", pa.string(), nullable=False),
+                              pa.field("line", pa.int64(), nullable=False),
+                              pa.field("reason", pa.string()), pa.field("raw", pa.string())])
 _REJECTED_HINTS = dict(
     table_name="rejected_events",
     write_disposition="merge",
@@ -168,9 +171,10 @@ class _Batcher:
     def flush(self) -> Iterator[Any]:
         for table_name in TABLE_COLUMNS:
             yield from self._flush_table(table_name)
-        if self.rejected:
-            yield dlt.mark.with_hints(self.rejected, dlt.mark.make_hints(**_REJECTED_HINTS),
-                                      create_table_variant=True)
+        # Written even when empty (once files were read) so raw_web.rejected_events always exists for dbt.
+        if self.rejected or self.stats.files_read:
+            table = pa.Table.from_pylist(self.rejected, schema=_REJECTED_SCHEMA)
+            yield dlt.mark.with_hints(table, dlt.mark.make_hints(**_REJECTED_HINTS), create_table_variant=True)
             self.rejected = []
 
     def _flush_table(self, table_name: str) -> Iterator[Any]:

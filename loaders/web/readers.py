@@ -229,7 +229,7 @@ def _as_text(value: Any) -> str | None:
         return str(value).lower()
     if isinstance(value, (int, float)):
         return repr(value) if isinstance(value, float) and not value.is_integer() else str(int(value))
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _read_csv(stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int) -> Iterator[Block]:
@@ -390,14 +390,14 @@ def _to_contract(table: pa.Table, lines: np.ndarray, raw_of: Callable[[np.ndarra
     if "event_date" in table.column_names:
         event_date = to_utc(table.column("event_date"))
         bad_date = pc.is_null(event_date)
-        raw_dates = _text_column(table, "event_date")
+        raw_dates = table.column("event_date")
     else:
         event_date = pa.chunked_array([pa.nulls(n, EVENT_DATE_TYPE)])
         bad_date = pa.chunked_array([pa.array(np.ones(n, dtype=bool))])
         raw_dates = pa.chunked_array([pa.nulls(n, pa.string())])
     problems.append((bad_date, lambda i: (
-        f"event_date: unparseable timestamp {raw_dates[i].as_py()!r}" if raw_dates[i].is_valid
-        else "event_date: missing")))
+        f"event_date: unparseable timestamp {raw_dates[i].as_py()!r}"
+        if raw_dates[i].is_valid and raw_dates[i].as_py() != "" else "event_date: missing")))
 
     bad = np.zeros(n, dtype=bool)
     masks = [np.asarray(pc.fill_null(m, True).to_numpy(zero_copy_only=False), dtype=bool) for m, _ in problems]
