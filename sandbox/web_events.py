@@ -31,10 +31,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-PAGE_VIEW_COLUMNS = ["id", "cookie_id", "event_date", "current_page_raw", "referrer_page_raw", "page_title",
-                     "ip_address", "user_agent_string"]
-FORM_SUBMIT_COLUMNS = ["id", "cookie_id", "event_date", "current_page_raw", "email", "form_identifier",
-                       "ip_address", "user_agent_string"]
+PAGE_VIEW_COLUMNS = [
+    "id",
+    "cookie_id",
+    "event_date",
+    "current_page_raw",
+    "referrer_page_raw",
+    "page_title",
+    "ip_address",
+    "user_agent_string",
+]
+FORM_SUBMIT_COLUMNS = [
+    "id",
+    "cookie_id",
+    "event_date",
+    "current_page_raw",
+    "email",
+    "form_identifier",
+    "ip_address",
+    "user_agent_string",
+]
 
 PAGES: list[tuple[str, str]] = [
     ("/", "Example B2B | Revenue attribution for B2B teams"),
@@ -62,17 +78,25 @@ DIRECT = CHANNELS.index("direct")
 # (query string, referrer) options per channel; None = no referrer / no query string.
 ARRIVALS: dict[str, list[tuple[str | None, str | None]]] = {
     "paid_search": [
-        ("utm_source=google&utm_medium=cpc&utm_campaign=brand-search&utm_term=b2b%20attribution&gclid=Cj0KCQ1",
-         "https://www.google.com/"),
-        ("utm_source=google&utm_medium=cpc&utm_campaign=competitor-search&utm_term=bizible%20alternative",
-         "https://www.google.com/"),
-        ("utm_source=bing&utm_medium=cpc&utm_campaign=brand-search&utm_term=attribution%20software",
-         "https://www.bing.com/"),
+        (
+            "utm_source=google&utm_medium=cpc&utm_campaign=brand-search&utm_term=b2b%20attribution&gclid=Cj0KCQ1",
+            "https://www.google.com/",
+        ),
+        (
+            "utm_source=google&utm_medium=cpc&utm_campaign=competitor-search&utm_term=bizible%20alternative",
+            "https://www.google.com/",
+        ),
+        (
+            "utm_source=bing&utm_medium=cpc&utm_campaign=brand-search&utm_term=attribution%20software",
+            "https://www.bing.com/",
+        ),
         ("utm_source=google&utm_medium=ppc&utm_campaign=generic-search&utm_content=ad-2", None),
     ],
     "paid_social": [
-        ("utm_source=linkedin&utm_medium=paid_social&utm_campaign=abm-q2&utm_content=carousel",
-         "https://www.linkedin.com/"),
+        (
+            "utm_source=linkedin&utm_medium=paid_social&utm_campaign=abm-q2&utm_content=carousel",
+            "https://www.linkedin.com/",
+        ),
         ("utm_source=facebook&utm_medium=paid_social&utm_campaign=retargeting", "https://www.facebook.com/"),
         ("utm_source=linkedin&utm_medium=cpc&utm_campaign=sponsored-content", "https://www.linkedin.com/"),
     ],
@@ -84,19 +108,30 @@ ARRIVALS: dict[str, list[tuple[str | None, str | None]]] = {
         ("utm_source=doubleclick&utm_medium=display&utm_campaign=awareness&utm_content=300x250", None),
         ("utm_source=adroll&utm_medium=display&utm_campaign=retargeting", "https://www.nytimes.com/"),
     ],
-    "organic": [(None, "https://www.google.com/"), (None, "https://www.bing.com/"),
-                (None, "https://duckduckgo.com/"), (None, "https://www.google.co.uk/")],
-    "social": [(None, "https://www.linkedin.com/feed/"), (None, "https://t.co/x7Yb2kQ"),
-               (None, "https://twitter.com/examplecorp/status/1"), (None, "https://www.facebook.com/")],
-    "referral": [(None, "https://www.g2.com/products/example-b2b/reviews"),
-                 (None, "https://news.ycombinator.com/item?id=1"),
-                 (None, "https://partner-agency.io/blog/attribution-stack"),
-                 (None, "https://www.capterra.com/p/1/example-b2b/")],
+    "organic": [
+        (None, "https://www.google.com/"),
+        (None, "https://www.bing.com/"),
+        (None, "https://duckduckgo.com/"),
+        (None, "https://www.google.co.uk/"),
+    ],
+    "social": [
+        (None, "https://www.linkedin.com/feed/"),
+        (None, "https://t.co/x7Yb2kQ"),
+        (None, "https://twitter.com/examplecorp/status/1"),
+        (None, "https://www.facebook.com/"),
+    ],
+    "referral": [
+        (None, "https://www.g2.com/products/example-b2b/reviews"),
+        (None, "https://news.ycombinator.com/item?id=1"),
+        (None, "https://partner-agency.io/blog/attribution-stack"),
+        (None, "https://www.capterra.com/p/1/example-b2b/"),
+    ],
     "direct": [(None, None)],
 }
 
 USER_AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 "
+    "Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
     "Safari/605.1.15",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
@@ -162,52 +197,83 @@ def generate_web_events(
 
     sessions = []
     # First form session, on the person's first cookie.
-    sessions.append(_SessionSpec(owner=formers, cookie=cookie_base,
-                                 start=first_form[formers] - rng.integers(30_000, 10 * MINUTE, n_formers),
-                                 form_person=formers, ends_at=first_form[formers]))
+    sessions.append(
+        _SessionSpec(
+            owner=formers,
+            cookie=cookie_base,
+            start=first_form[formers] - rng.integers(30_000, 10 * MINUTE, n_formers),
+            form_person=formers,
+            ends_at=first_form[formers],
+        )
+    )
     # Anonymous visits before the first form, same cookie.
     owner_b = np.repeat(np.arange(n_formers), n_before)
-    sessions.append(_SessionSpec(owner=formers[owner_b], cookie=cookie_base[owner_b],
-                                 start=first_form[formers[owner_b]] - rng.integers(HOUR, 60 * DAY, len(owner_b)),
-                                 form_person=np.full(len(owner_b), -1)))
+    sessions.append(
+        _SessionSpec(
+            owner=formers[owner_b],
+            cookie=cookie_base[owner_b],
+            start=first_form[formers[owner_b]] - rng.integers(HOUR, 60 * DAY, len(owner_b)),
+            form_person=np.full(len(owner_b), -1),
+        )
+    )
     # Later visits on any of the person's cookies; a quarter of them with another form.
     owner_a = np.repeat(np.arange(n_formers), n_after)
     again = rng.random(len(owner_a)) < 0.25
-    sessions.append(_SessionSpec(
-        owner=formers[owner_a],
-        cookie=cookie_base[owner_a] + (rng.random(len(owner_a)) * n_cookies[owner_a]).astype(np.int64),
-        start=first_form[formers[owner_a]] + rng.integers(HOUR, 120 * DAY, len(owner_a)),
-        form_person=np.where(again, formers[owner_a], -1)))
+    sessions.append(
+        _SessionSpec(
+            owner=formers[owner_a],
+            cookie=cookie_base[owner_a] + (rng.random(len(owner_a)) * n_cookies[owner_a]).astype(np.int64),
+            start=first_form[formers[owner_a]] + rng.integers(HOUR, 120 * DAY, len(owner_a)),
+            form_person=np.where(again, formers[owner_a], -1),
+        )
+    )
     # Each extra cookie is linked to its person by a form of its own (a phone, a home laptop).
     extra_cookie = _extra_cookie_ids(cookie_base, n_cookies)
-    sessions.append(_SessionSpec(
-        owner=formers[extra_cookie_owner], cookie=extra_cookie,
-        start=first_form[formers[extra_cookie_owner]] + rng.integers(DAY, 90 * DAY, len(extra_cookie_owner)),
-        form_person=formers[extra_cookie_owner]))
+    sessions.append(
+        _SessionSpec(
+            owner=formers[extra_cookie_owner],
+            cookie=extra_cookie,
+            start=first_form[formers[extra_cookie_owner]]
+            + rng.integers(DAY, 90 * DAY, len(extra_cookie_owner)),
+            form_person=formers[extra_cookie_owner],
+        )
+    )
     known = _SessionSpec.concat(sessions)
 
     # Shared cookie: the second form-filling person fills a form on the first one's cookie (an office PC).
     if n_formers >= 2:
-        known = _SessionSpec.concat([known, _SessionSpec(
-            owner=formers[1:2], cookie=cookie_base[0:1],
-            start=first_form[formers[0:1]] + 2 * DAY, form_person=formers[1:2])])
+        known = _SessionSpec.concat(
+            [
+                known,
+                _SessionSpec(
+                    owner=formers[1:2],
+                    cookie=cookie_base[0:1],
+                    start=first_form[formers[0:1]] + 2 * DAY,
+                    form_person=formers[1:2],
+                ),
+            ]
+        )
 
     pages_known = rng.geometric(1 / 3.0, len(known.cookie))
     if pages_known.sum() > n_page_views:
         pages_known = np.ones(len(known.cookie), dtype=np.int64)
     if pages_known.sum() > n_page_views:
-        raise ValueError(f"n_page_views={n_page_views} is too small for {n_formers} form-filling persons: "
-                         f"need at least {pages_known.sum()} (one page view per form session)")
+        raise ValueError(
+            f"n_page_views={n_page_views} is too small for {n_formers} form-filling persons: "
+            f"need at least {pages_known.sum()} (one page view per form session)"
+        )
 
     # Anonymous traffic fills the rest exactly; about 1.8 sessions per anonymous cookie.
     remaining = n_page_views - int(pages_known.sum())
     pages_anon = _pages_summing_to(rng, remaining, mean=2.5)
     n_anon_sessions = len(pages_anon)
     n_anon_cookies = max(1, int(n_anon_sessions / 1.8))
-    anon = _SessionSpec(owner=np.full(n_anon_sessions, -1),
-                        cookie=n_person_cookies + rng.integers(0, n_anon_cookies, n_anon_sessions),
-                        start=rng.integers(window_start, window_end, n_anon_sessions),
-                        form_person=np.full(n_anon_sessions, -1))
+    anon = _SessionSpec(
+        owner=np.full(n_anon_sessions, -1),
+        cookie=n_person_cookies + rng.integers(0, n_anon_cookies, n_anon_sessions),
+        start=rng.integers(window_start, window_end, n_anon_sessions),
+        form_person=np.full(n_anon_sessions, -1),
+    )
     everything = _SessionSpec.concat([known, anon])
     n_pages = np.concatenate([pages_known, pages_anon]).astype(np.int64)
     n_cookies_total = n_person_cookies + n_anon_cookies
@@ -218,20 +284,31 @@ def generate_web_events(
 class _SessionSpec:
     """Columns of sessions before they are expanded into page views (one entry per session)."""
 
-    def __init__(self, owner: np.ndarray, cookie: np.ndarray, start: np.ndarray, form_person: np.ndarray,
-                 ends_at: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        owner: np.ndarray,
+        cookie: np.ndarray,
+        start: np.ndarray,
+        form_person: np.ndarray,
+        ends_at: np.ndarray | None = None,
+    ) -> None:
         self.owner = np.asarray(owner, dtype=np.int64)
         self.cookie = np.asarray(cookie, dtype=np.int64)
         self.start = np.asarray(start, dtype=np.int64)
         self.form_person = np.asarray(form_person, dtype=np.int64)
         # The first form should land at ends_at (near createdAt); -1 = no constraint.
-        self.ends_at = np.asarray(ends_at if ends_at is not None else np.full(len(self.cookie), -1),
-                                  dtype=np.int64)
+        self.ends_at = np.asarray(
+            ends_at if ends_at is not None else np.full(len(self.cookie), -1), dtype=np.int64
+        )
 
     @staticmethod
     def concat(parts: list[_SessionSpec]) -> _SessionSpec:
-        return _SessionSpec(*(np.concatenate([getattr(p, f) for p in parts])
-                              for f in ("owner", "cookie", "start", "form_person", "ends_at")))
+        return _SessionSpec(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("owner", "cookie", "start", "form_person", "ends_at")
+            )
+        )
 
 
 def _extra_cookie_ids(cookie_base: np.ndarray, n_cookies: np.ndarray) -> np.ndarray:
@@ -269,8 +346,9 @@ def _valid_persons(persons: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return valid["email"].astype(object).to_numpy(), ms
 
 
-def _window(created: np.ndarray, start: pd.Timestamp | str | None,
-            end: pd.Timestamp | str | None) -> tuple[int, int]:
+def _window(
+    created: np.ndarray, start: pd.Timestamp | str | None, end: pd.Timestamp | str | None
+) -> tuple[int, int]:
     known = created[created != np.iinfo(np.int64).min]
     lo = int(known.min()) - 60 * DAY if len(known) else _ms(pd.Timestamp("2024-01-01", tz="UTC"))
     hi = int(known.max()) + 60 * DAY if len(known) else _ms(pd.Timestamp("2025-01-01", tz="UTC"))
@@ -286,8 +364,15 @@ def _ms(ts: pd.Timestamp) -> int:
     return int(ts.value // 1_000_000)
 
 
-def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray, n_cookies: int,
-                 emails: np.ndarray, seed: int, site: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _materialize(
+    rng: np.random.Generator,
+    s: _SessionSpec,
+    n_pages: np.ndarray,
+    n_cookies: int,
+    emails: np.ndarray,
+    seed: int,
+    site: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_sessions = len(s.cookie)
     channel = rng.choice(len(CHANNELS), size=n_sessions, p=CHANNEL_SHARE)
     has_form = s.form_person >= 0
@@ -297,9 +382,11 @@ def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray,
     session_of_page = np.repeat(np.arange(n_sessions), n_pages)
     first_page = np.concatenate(([0], np.cumsum(n_pages)[:-1]))
     gap_kind = rng.choice(3, size=total, p=[0.7, 0.25, 0.05])
-    gap = np.select([gap_kind == 0, gap_kind == 1],
-                    [rng.integers(4_000, 90_000, total), rng.integers(90_000, 10 * MINUTE, total)],
-                    rng.integers(10 * MINUTE, 25 * MINUTE, total))
+    gap = np.select(
+        [gap_kind == 0, gap_kind == 1],
+        [rng.integers(4_000, 90_000, total), rng.integers(90_000, 10 * MINUTE, total)],
+        rng.integers(10 * MINUTE, 25 * MINUTE, total),
+    )
     gap[first_page] = 0
     elapsed = np.cumsum(gap)
     elapsed -= elapsed[first_page][session_of_page]
@@ -320,7 +407,9 @@ def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray,
     pick = eligible & (rng.random(n_sessions) < 0.04)
     # Shift only sessions whose predecessor stays put, so prev_end above remains true.
     pick &= ~(pick[prev] & (prev >= 0))
-    start = np.where(pick, prev_end + SESSION_TIMEOUT + np.where(rng.random(n_sessions) < 0.5, 0, 1000), start)
+    start = np.where(
+        pick, prev_end + SESSION_TIMEOUT + np.where(rng.random(n_sessions) < 0.5, 0, 1000), start
+    )
     channel = np.where(pick, DIRECT, channel)
 
     # Landing page and arrival (query string, referrer) per session.
@@ -346,8 +435,9 @@ def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray,
     url_code[first_page] = len(PAGES) + landing_code
     single_form = np.flatnonzero(has_form & (n_pages == 1))
     # A one-page form session lands on the form page itself, keeping its arrival's query string.
-    url_code[last_page[single_form]] = len(PAGES) + FORM_PAGES[form_slot[single_form]] * n_arrivals + \
-        arrival[single_form]
+    url_code[last_page[single_form]] = (
+        len(PAGES) + FORM_PAGES[form_slot[single_form]] * n_arrivals + arrival[single_form]
+    )
     # Referrer vocabulary: each arrival's referrer (null for none), then the URL vocabulary (the page before).
     ref_vocab = pa.concat_arrays([pa.array(list(landing_ref), pa.string()), url_vocab])
     ref_code = np.empty(total, dtype=np.int64)
@@ -364,38 +454,43 @@ def _materialize(rng: np.random.Generator, s: _SessionSpec, n_pages: np.ndarray,
 
     order = np.argsort(times, kind="stable")
     page_cookie = s.cookie[session_of_page][order]
-    page_views = pa.table({
-        "id": _ids("pv", seed, total),
-        "cookie_id": cookie_names.take(page_cookie),
-        "event_date": pa.array(times[order], pa.timestamp("ms", tz="UTC")),
-        "current_page_raw": url_vocab.take(url_code[order]),
-        "referrer_page_raw": ref_vocab.take(ref_code[order]),
-        "page_title": titles.take(page[order]),
-        "ip_address": ips.take(cookie_ip[page_cookie]),
-        "user_agent_string": agents.take(cookie_ua[page_cookie]),
-    })
+    page_views = pa.table(
+        {
+            "id": _ids("pv", seed, total),
+            "cookie_id": cookie_names.take(page_cookie),
+            "event_date": pa.array(times[order], pa.timestamp("ms", tz="UTC")),
+            "current_page_raw": url_vocab.take(url_code[order]),
+            "referrer_page_raw": ref_vocab.take(ref_code[order]),
+            "page_title": titles.take(page[order]),
+            "ip_address": ips.take(cookie_ip[page_cookie]),
+            "user_agent_string": agents.take(cookie_ua[page_cookie]),
+        }
+    )
 
     # Form submits: on the session's last page; 70% in the same second as that page view, the rest
     # 5 s to 2 min later (no page view in their second).
     f_sessions = np.flatnonzero(has_form)
     f_page = last_page[f_sessions]
     late = rng.random(len(f_sessions)) < 0.3
-    f_times = (times[f_page] // 1000) * 1000 + np.where(late, rng.integers(5_000, 120_000, len(f_sessions)),
-                                                        rng.integers(0, 1000, len(f_sessions)))
+    f_times = (times[f_page] // 1000) * 1000 + np.where(
+        late, rng.integers(5_000, 120_000, len(f_sessions)), rng.integers(0, 1000, len(f_sessions))
+    )
     f_times = np.maximum(f_times, times[f_page])
     f_order = np.argsort(f_times, kind="stable")
     f_sessions, f_page, f_times = f_sessions[f_order], f_page[f_order], f_times[f_order]
     f_cookie = s.cookie[f_sessions]
-    form_submits = pa.table({
-        "id": _ids("fs", seed, len(f_sessions)),
-        "cookie_id": cookie_names.take(f_cookie),
-        "event_date": pa.array(f_times, pa.timestamp("ms", tz="UTC")),
-        "current_page_raw": url_vocab.take(url_code[f_page]),
-        "email": pa.array(_messy_emails(rng, emails[s.form_person[f_sessions]]), pa.string()),
-        "form_identifier": pa.array(FORM_IDS, pa.string()).take(form_slot[f_sessions]),
-        "ip_address": ips.take(cookie_ip[f_cookie]),
-        "user_agent_string": agents.take(cookie_ua[f_cookie]),
-    })
+    form_submits = pa.table(
+        {
+            "id": _ids("fs", seed, len(f_sessions)),
+            "cookie_id": cookie_names.take(f_cookie),
+            "event_date": pa.array(f_times, pa.timestamp("ms", tz="UTC")),
+            "current_page_raw": url_vocab.take(url_code[f_page]),
+            "email": pa.array(_messy_emails(rng, emails[s.form_person[f_sessions]]), pa.string()),
+            "form_identifier": pa.array(FORM_IDS, pa.string()).take(form_slot[f_sessions]),
+            "ip_address": ips.take(cookie_ip[f_cookie]),
+            "user_agent_string": agents.take(cookie_ua[f_cookie]),
+        }
+    )
     return _to_frame(page_views), _to_frame(form_submits)
 
 
@@ -467,8 +562,10 @@ def write_event_files(
     written: list[Path] = []
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
-        for name, frame, event_type in (("page_views", page_views, "page_view"),
-                                        ("form_submits", form_submits, "form_submit")):
+        for name, frame, event_type in (
+            ("page_views", page_views, "page_view"),
+            ("form_submits", form_submits, "form_submit"),
+        ):
             table = _event_table(frame, event_type)
             for label, part in _split_by_day(table, files_per_day):
                 path = folder / (f"{name}_{label}.{ext}" if label else f"{name}.{ext}")
@@ -505,8 +602,11 @@ def _copy(con: duckdb.DuckDBPyConnection, part: pa.Table, path: Path, fmt: str, 
             con.execute(f"copy (select * from part) to '{path}' (format parquet)")
             return
         columns = ", ".join(
-            "strftime(event_date, '%Y-%m-%dT%H:%M:%S.%gZ') as event_date" if f.name == "event_date" else f'"{f.name}"'
-            for f in part.schema)
+            "strftime(event_date, '%Y-%m-%dT%H:%M:%S.%gZ') as event_date"
+            if f.name == "event_date"
+            else f'"{f.name}"'
+            for f in part.schema
+        )
         options = "format json" if fmt == "jsonl" else "format csv, header true"
         options += ", compression gzip" if gzip else ", compression none"
         con.execute(f"copy (select {columns} from part) to '{path}' ({options})")

@@ -15,7 +15,9 @@ from sandbox.web_events import FORM_SUBMIT_COLUMNS, PAGE_VIEW_COLUMNS, generate_
 
 def make_persons(n: int, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    created = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 90 * 86_400, n), unit="s")
+    created = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(0, 90 * 86_400, n), unit="s"
+    )
     emails = pd.Series([f"Person{i}@Acme{i % 17}.com" for i in range(n)], dtype=object)
     emails[::13] = None
     emails[5::29] = "no-at-sign"
@@ -89,8 +91,10 @@ def test_session_edges_are_present(generated):
     _, page_views, form_submits = generated
     # Forms with no page view of the same cookie in the same second.
     seconds = set(zip(page_views["cookie_id"], page_views["event_date"].dt.floor("s"), strict=True))
-    alone = [(c, t) not in seconds
-             for c, t in zip(form_submits["cookie_id"], form_submits["event_date"].dt.floor("s"), strict=True)]
+    alone = [
+        (c, t) not in seconds
+        for c, t in zip(form_submits["cookie_id"], form_submits["event_date"].dt.floor("s"), strict=True)
+    ]
     assert sum(alone) > 5
     # Gaps of exactly 30 minutes and of 30 minutes and one second between a cookie's page views.
     ordered = page_views.sort_values(["cookie_id", "event_date"])

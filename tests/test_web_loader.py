@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 from pathlib import Path
@@ -45,24 +46,31 @@ def events() -> tuple[pd.DataFrame, pd.DataFrame]:
     return generate_web_events(make_persons(80), n_page_views=4_000, seed=11)
 
 
-@pytest.mark.parametrize(("fmt", "gz", "per_day"), [
-    ("jsonl", True, True),
-    ("jsonl", False, False),
-    ("csv", True, False),
-    ("parquet", False, False),
-])
+@pytest.mark.parametrize(
+    ("fmt", "gz", "per_day"),
+    [
+        ("jsonl", True, True),
+        ("jsonl", False, False),
+        ("csv", True, False),
+        ("parquet", False, False),
+    ],
+)
 def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, fmt, gz, per_day):
     page_views, form_submits = events
-    paths = write_event_files(page_views, form_submits, tmp_path / "events", fmt=fmt, gzip=gz,
-                              files_per_day=per_day)
+    paths = write_event_files(
+        page_views, form_submits, tmp_path / "events", fmt=fmt, gzip=gz, files_per_day=per_day
+    )
 
     assert run_web(tmp_path / "events") == 0
 
     assert_same_rows(warehouse, "page_views", page_views[PAGE_VIEW_COLUMNS])
     assert_same_rows(warehouse, "form_submits", form_submits[FORM_SUBMIT_COLUMNS])
     assert count(warehouse, "rejected_events") == 0
-    lineage = query(warehouse, "select count(distinct _file_name), min(_line), count(*) filter (_line is null) "
-                               "from raw_web.page_views")[0]
+    lineage = query(
+        warehouse,
+        "select count(distinct _file_name), min(_line), count(*) filter (_line is null) "
+        "from raw_web.page_views",
+    )[0]
     assert lineage[0] == sum(p.name.startswith("page_views") for p in paths)
     assert lineage[1] == (1 if fmt in ("jsonl", "parquet") else 2) and lineage[2] == 0
     out = capsys.readouterr().out
@@ -100,20 +108,27 @@ def test_second_run_redelivery_and_new_files(warehouse, tmp_path, events, capsys
     assert run_web(folder) == 0
     assert count(warehouse, "page_views") == len(page_views) + len(new_views)
     assert_same_rows(warehouse, "page_views", pd.concat([page_views, new_views])[PAGE_VIEW_COLUMNS])
-    new_load = query(warehouse, "select count(*) from raw_web.page_views where _file_name = 'page_views_batch2.csv' "
-                                "and _dlt_load_id = (select max(load_id) from raw_web._dlt_loads)")[0][0]
+    new_load = query(
+        warehouse,
+        "select count(*) from raw_web.page_views where _file_name = 'page_views_batch2.csv' "
+        "and _dlt_load_id = (select max(load_id) from raw_web._dlt_loads)",
+    )[0][0]
     assert new_load == len(new_views)
 
 
-GOOD = ('{"id": "pv-1", "cookie_id": "c1", "event_date": "2024-03-01T10:00:00Z", '
-        '"current_page_raw": "https://www.example-b2b.com/"}')
+GOOD = (
+    '{"id": "pv-1", "cookie_id": "c1", "event_date": "2024-03-01T10:00:00Z", '
+    '"current_page_raw": "https://www.example-b2b.com/"}'
+)
 BAD_LINES = {
     2: ("{not json", "invalid JSON"),
     3: ('{"cookie_id": "c1", "event_date": "2024-03-01T10:00:00Z"}', "id: missing"),
     4: ('{"id": "pv-4", "event_date": "2024-03-01T10:00:00Z"}', "cookie_id: missing"),
     5: ('{"id": "pv-5", "cookie_id": "c1", "event_date": "last tuesday"}', "event_date: unparseable"),
-    6: ('{"id": "pv-6", "cookie_id": "c1", "event_date": "2024-03-01T10:00:00Z", "event_type": "click"}',
-        "event_type: unknown value 'click'"),
+    6: (
+        '{"id": "pv-6", "cookie_id": "c1", "event_date": "2024-03-01T10:00:00Z", "event_type": "click"}',
+        "event_type: unknown value 'click'",
+    ),
     7: ('{"id": "pv-7", "cookie_id": "c1"}', "event_date: missing"),
     9: ('["an", "array"]', "invalid JSON: not an object"),
 }
@@ -137,13 +152,15 @@ def test_malformed_lines_are_rejected_and_the_rest_loads(warehouse, tmp_path):
         "fs-1,c1,2024-03-01T10:00:05Z,A@B.com,/contact-us#form-1\n"
         "fs-2,c1,2024-03-01T10:00:06Z,too,many,fields\n"
         "fs-3,c1,not a date,a@b.com,/demo#form-1\n"
-        "fs-4,c2,1709287200000,c@d.com,/demo#form-1\n")
+        "fs-4,c2,1709287200000,c@d.com,/demo#form-1\n"
+    )
     (folder / "README.txt").write_text("not an event file")
 
     assert run_web(folder) == 0
 
-    rejected = query(warehouse, "select file_name, line, reason, raw from raw_web.rejected_events "
-                                "order by file_name, line")
+    rejected = query(
+        warehouse, "select file_name, line, reason, raw from raw_web.rejected_events order by file_name, line"
+    )
     json_rejects = [r for r in rejected if r[0].endswith(".jsonl.gz")]
     assert [r[1] for r in json_rejects] == sorted(BAD_LINES)
     for _, line, reason, raw in json_rejects:
@@ -151,7 +168,9 @@ def test_malformed_lines_are_rejected_and_the_rest_loads(warehouse, tmp_path):
         assert raw == BAD_LINES[line][0]
     csv_rejects = [r for r in rejected if r[0].endswith(".csv")]
     assert [(r[1], r[3]) for r in csv_rejects] == [
-        (3, "fs-2,c1,2024-03-01T10:00:06Z,too,many,fields"), (4, "fs-3,c1,not a date,a@b.com,/demo#form-1")]
+        (3, "fs-2,c1,2024-03-01T10:00:06Z,too,many,fields"),
+        (4, "fs-3,c1,not a date,a@b.com,/demo#form-1"),
+    ]
     assert "expected 5 fields, got 6" in csv_rejects[0][2]
     assert "event_date: unparseable timestamp 'not a date'" in csv_rejects[1][2]
 
@@ -166,20 +185,29 @@ def test_malformed_lines_are_rejected_and_the_rest_loads(warehouse, tmp_path):
     assert count(warehouse, "rejected_events") == len(rejected)
 
 
-def test_timestamps_normalize_to_utc_and_event_type_comes_from_record_or_name(warehouse, tmp_path, monkeypatch):
+def test_timestamps_normalize_to_utc_and_event_type_comes_from_record_or_name(
+    warehouse, tmp_path, monkeypatch
+):
     folder = tmp_path / "events"
     folder.mkdir()
-    (folder / "mixed.jsonl").write_text("\n".join([
-        '{"id": "a", "cookie_id": "c", "event_type": "page_view", "event_date": "2024-03-01T12:00:00+02:00"}',
-        '{"id": "b", "cookie_id": "c", "event_type": "page_view", "event_date": "2024-03-01T05:00:00.250-05:00"}',
-        '{"id": "c", "cookie_id": "c", "event_type": "page_view", "event_date": "2024-03-01T10:00:00Z"}',
-        '{"id": "d", "cookie_id": "c", "event_type": "page_view", "event_date": "2024-03-01 10:00:00"}',
-        '{"id": "e", "cookie_id": "c", "event_type": "page_view", "event_date": 1709287200000}',
-        '{"id": "f", "cookie_id": "c", "event_type": "form_submit", "event_date": "1709287200000"}',
-        '{"id": "g", "cookie_id": "c", "event_type": " Form_Submit ", "event_date": "2024-03-01T10:00:00+0000"}',
-    ]) + "\n")
+    dated = [
+        ("a", "page_view", "2024-03-01T12:00:00+02:00"),
+        ("b", "page_view", "2024-03-01T05:00:00.250-05:00"),
+        ("c", "page_view", "2024-03-01T10:00:00Z"),
+        ("d", "page_view", "2024-03-01 10:00:00"),
+        ("e", "page_view", 1709287200000),
+        ("f", "form_submit", "1709287200000"),
+        ("g", " Form_Submit ", "2024-03-01T10:00:00+0000"),
+    ]
+    (folder / "mixed.jsonl").write_text(
+        "".join(
+            json.dumps({"id": i, "cookie_id": "c", "event_type": t, "event_date": d}) + "\n"
+            for i, t, d in dated
+        )
+    )
     (folder / "page_views_tz.csv").write_text(
-        "id,cookie_id,event_date\nh,c,2024-03-01T11:30:00+01:30\ni,c,2024-02-29T23:00:00-11:00\n")
+        "id,cookie_id,event_date\nh,c,2024-03-01T11:30:00+01:30\ni,c,2024-02-29T23:00:00-11:00\n"
+    )
     monkeypatch.setenv("SOURCES__WEB__BUCKET_URL", str(folder))
     monkeypatch.setenv("SOURCES__WEB__FILE_GLOB", "*.*")
 
@@ -188,13 +216,21 @@ def test_timestamps_normalize_to_utc_and_event_type_comes_from_record_or_name(wa
     ten = pd.Timestamp("2024-03-01T10:00:00Z")
     rows = query(warehouse, "select id, event_date from raw_web.page_views order by id")
     assert [(i, pd.Timestamp(t)) for i, t in rows] == [
-        ("a", ten), ("b", ten + pd.Timedelta(milliseconds=250)), ("c", ten), ("d", ten), ("e", ten),
-        ("h", ten), ("i", ten)]
+        ("a", ten),
+        ("b", ten + pd.Timedelta(milliseconds=250)),
+        ("c", ten),
+        ("d", ten),
+        ("e", ten),
+        ("h", ten),
+        ("i", ten),
+    ]
     forms = query(warehouse, "select id, event_date from raw_web.form_submits order by id")
     assert [(i, pd.Timestamp(t)) for i, t in forms] == [("f", ten), ("g", ten)]
-    assert query(warehouse, "select data_type from information_schema.columns where table_schema = 'raw_web' "
-                            "and table_name = 'page_views' and column_name = 'event_date'") == [
-        ("TIMESTAMP WITH TIME ZONE",)]
+    assert query(
+        warehouse,
+        "select data_type from information_schema.columns where table_schema = 'raw_web' "
+        "and table_name = 'page_views' and column_name = 'event_date'",
+    ) == [("TIMESTAMP WITH TIME ZONE",)]
 
 
 def test_unconfigured_bucket_is_a_clean_error(warehouse, monkeypatch, capsys):

@@ -72,24 +72,33 @@ def _event_hints(table_name: str) -> Any:
         table_name=table_name,
         write_disposition="merge",
         primary_key="id",
-        columns=[{"name": "id", "data_type": "text", "nullable": False},
-                 {"name": "cookie_id", "data_type": "text", "nullable": False},
-                 {"name": "event_date", "data_type": "timestamp", "timezone": True, "nullable": False},
-                 {"name": "_line", "data_type": "bigint"}],
+        columns=[
+            {"name": "id", "data_type": "text", "nullable": False},
+            {"name": "cookie_id", "data_type": "text", "nullable": False},
+            {"name": "event_date", "data_type": "timestamp", "timezone": True, "nullable": False},
+            {"name": "_line", "data_type": "bigint"},
+        ],
     )
 
 
-_REJECTED_SCHEMA = pa.schema([pa.field("file_name", pa.string(), nullable=False),
-                              pa.field("line", pa.int64(), nullable=False),
-                              pa.field("reason", pa.string()), pa.field("raw", pa.string())])
+_REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("file_name", pa.string(), nullable=False),
+        pa.field("line", pa.int64(), nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("raw", pa.string()),
+    ]
+)
 _REJECTED_HINTS = dict(
     table_name="rejected_events",
     write_disposition="merge",
     primary_key=["file_name", "line"],
-    columns=[{"name": "file_name", "data_type": "text", "nullable": False},
-             {"name": "line", "data_type": "bigint", "nullable": False},
-             {"name": "reason", "data_type": "text"},
-             {"name": "raw", "data_type": "text"}],
+    columns=[
+        {"name": "file_name", "data_type": "text", "nullable": False},
+        {"name": "line", "data_type": "bigint", "nullable": False},
+        {"name": "reason", "data_type": "text"},
+        {"name": "raw", "data_type": "text"},
+    ],
 )
 
 
@@ -108,12 +117,16 @@ def web_source(
     stats = stats if stats is not None else WebLoadStats()
     # Credentials are resolved here, under [sources.web], so one config section holds everything the
     # source needs; the fsspec client is then handed to dlt's filesystem resource.
-    fs_config = resolve_configuration(FilesystemConfiguration(bucket_url=bucket_url), sections=("sources", "web"))
+    fs_config = resolve_configuration(
+        FilesystemConfiguration(bucket_url=bucket_url), sections=("sources", "web")
+    )
     try:
         fs_client, _ = fsspec_from_config(fs_config)
     except Exception as exc:
-        raise LoaderError(f"cannot open the event bucket {bucket_url!r}: {exc}; check SOURCES__WEB__BUCKET_URL "
-                          "and SOURCES__WEB__CREDENTIALS__*") from exc
+        raise LoaderError(
+            f"cannot open the event bucket {bucket_url!r}: {exc}; check SOURCES__WEB__BUCKET_URL "
+            "and SOURCES__WEB__CREDENTIALS__*"
+        ) from exc
     files = filesystem(
         bucket_url=bucket_url,
         credentials=fs_client,
@@ -137,8 +150,10 @@ def web_source(
                 for block in read_file(stream, name, fmt, gzipped, block_bytes):
                     yield from batches.add(block)
                     if progress is not None:
-                        progress.tick(f"{stats.files_read} files, {stats.total_events:,} events, "
-                                      f"{stats.rejected:,} rejected (reading {name})")
+                        progress.tick(
+                            f"{stats.files_read} files, {stats.total_events:,} events, "
+                            f"{stats.rejected:,} rejected (reading {name})"
+                        )
         yield from batches.flush()
 
     batches = _Batcher(stats)
@@ -174,14 +189,17 @@ class _Batcher:
         # Written even when empty (once files were read) so raw_web.rejected_events always exists for dbt.
         if self.rejected or self.stats.files_read:
             table = pa.Table.from_pylist(self.rejected, schema=_REJECTED_SCHEMA)
-            yield dlt.mark.with_hints(table, dlt.mark.make_hints(**_REJECTED_HINTS), create_table_variant=True)
+            yield dlt.mark.with_hints(
+                table, dlt.mark.make_hints(**_REJECTED_HINTS), create_table_variant=True
+            )
             self.rejected = []
 
     def _flush_table(self, table_name: str) -> Iterator[Any]:
         tables = self.pending[table_name]
         if tables:
-            yield dlt.mark.with_hints(pa.concat_tables(tables), _event_hints(table_name),
-                                      create_table_variant=True)
+            yield dlt.mark.with_hints(
+                pa.concat_tables(tables), _event_hints(table_name), create_table_variant=True
+            )
         self.pending[table_name] = []
         self.pending_rows[table_name] = 0
 

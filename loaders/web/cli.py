@@ -33,10 +33,16 @@ PIPELINE_NAME = "web_events"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bucket-url", default=None,
-                        help="folder or bucket URL with the event files (overrides SOURCES__WEB__BUCKET_URL)")
-    parser.add_argument("--file-glob", default=None,
-                        help="glob below the bucket URL (overrides SOURCES__WEB__FILE_GLOB; default **/*)")
+    parser.add_argument(
+        "--bucket-url",
+        default=None,
+        help="folder or bucket URL with the event files (overrides SOURCES__WEB__BUCKET_URL)",
+    )
+    parser.add_argument(
+        "--file-glob",
+        default=None,
+        help="glob below the bucket URL (overrides SOURCES__WEB__FILE_GLOB; default **/*)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = web_source(stats=stats, progress=progress, **overrides)
     except ConfigFieldMissingException as exc:
-        raise LoaderError("no event location configured: set SOURCES__WEB__BUCKET_URL or pass --bucket-url "
-                          f"({exc.fields if hasattr(exc, 'fields') else exc})") from exc
+        raise LoaderError(
+            "no event location configured: set SOURCES__WEB__BUCKET_URL or pass --bucket-url "
+            f"({exc.fields if hasattr(exc, 'fields') else exc})"
+        ) from exc
     pipeline = make_pipeline(PIPELINE_NAME, DATASET, args.destination, args.pipelines_dir)
     started = time.monotonic()
     try:
@@ -62,10 +70,13 @@ def run(args: argparse.Namespace) -> int:
     except PipelineStepFailed as exc:
         if isinstance(exc.exception, LoaderError):
             raise exc.exception from exc
-        raise LoaderError(f"web load failed at step {exc.step}: {exc.exception}; fix the cause and run the "
-                          "same command again (files not loaded are read again)") from exc
-    progress.tick(f"{stats.files_read} files, {stats.total_events:,} events, {stats.rejected:,} rejected",
-                  force=True)
+        raise LoaderError(
+            f"web load failed at step {exc.step}: {exc.exception}; fix the cause and run the "
+            "same command again (files not loaded are read again)"
+        ) from exc
+    progress.tick(
+        f"{stats.files_read} files, {stats.total_events:,} events, {stats.rejected:,} rejected", force=True
+    )
     print(_summary(stats, time.monotonic() - started))
     return 0
 
@@ -87,8 +98,12 @@ def _summary(stats: WebLoadStats, seconds: float) -> str:
     ]
     if stats.files_skipped:
         shown = ", ".join(stats.files_skipped[:5]) + (" ..." if len(stats.files_skipped) > 5 else "")
-        lines.append(f"  skipped {len(stats.files_skipped)} files that are not .jsonl/.csv/.parquet(.gz): {shown}")
+        lines.append(
+            f"  skipped {len(stats.files_skipped)} files that are not .jsonl/.csv/.parquet(.gz): {shown}"
+        )
     if stats.ignored_columns:
-        lines.append(f"  ignored columns outside the raw contract: {', '.join(sorted(stats.ignored_columns))}")
+        lines.append(
+            f"  ignored columns outside the raw contract: {', '.join(sorted(stats.ignored_columns))}"
+        )
     lines.append("  (events already loaded are merged on id: re-delivered events add no rows)")
     return "\n".join(lines)

@@ -29,35 +29,70 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 PAGE_VIEW_COLUMNS: tuple[str, ...] = (
-    "id", "cookie_id", "event_date", "current_page_raw", "referrer_page_raw", "page_title", "ip_address",
+    "id",
+    "cookie_id",
+    "event_date",
+    "current_page_raw",
+    "referrer_page_raw",
+    "page_title",
+    "ip_address",
     "user_agent_string",
 )
 FORM_SUBMIT_COLUMNS: tuple[str, ...] = (
-    "id", "cookie_id", "event_date", "current_page_raw", "email", "form_identifier", "ip_address",
+    "id",
+    "cookie_id",
+    "event_date",
+    "current_page_raw",
+    "email",
+    "form_identifier",
+    "ip_address",
     "user_agent_string",
 )
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {"page_views": PAGE_VIEW_COLUMNS, "form_submits": FORM_SUBMIT_COLUMNS}
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "page_views": PAGE_VIEW_COLUMNS,
+    "form_submits": FORM_SUBMIT_COLUMNS,
+}
 KNOWN_COLUMNS = frozenset(PAGE_VIEW_COLUMNS) | frozenset(FORM_SUBMIT_COLUMNS) | {"event_type"}
 
 # Accepted spellings of `event_type`, compared lower-cased and trimmed.
 EVENT_TYPES: dict[str, str] = {
-    "page_view": "page_views", "page_views": "page_views", "pageview": "page_views",
-    "form_submit": "form_submits", "form_submits": "form_submits", "formsubmit": "form_submits",
+    "page_view": "page_views",
+    "page_views": "page_views",
+    "pageview": "page_views",
+    "form_submit": "form_submits",
+    "form_submits": "form_submits",
+    "formsubmit": "form_submits",
 }
 # A file whose name starts with one of these holds that event type when a record has no `event_type`.
-FILE_NAME_PREFIXES: tuple[tuple[str, str], ...] = (("page_view", "page_views"), ("form_submit", "form_submits"))
+FILE_NAME_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("page_view", "page_views"),
+    ("form_submit", "form_submits"),
+)
 
-FORMATS: dict[str, str] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
-                           ".parquet": "parquet", ".pq": "parquet"}
+FORMATS: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 EVENT_DATE_TYPE = pa.timestamp("us", tz="UTC")
 # id, cookie_id and event_date are validated non-null, and saying so in the Arrow schema keeps dlt's
 # not-null column hints and the data in agreement.
 _SCHEMAS: dict[str, pa.Schema] = {
     name: pa.schema(
-        [pa.field(c, EVENT_DATE_TYPE if c == "event_date" else pa.string(),
-                  nullable=c not in ("id", "cookie_id", "event_date")) for c in columns]
-        + [pa.field("_file_name", pa.string()), pa.field("_line", pa.int64())])
+        [
+            pa.field(
+                c,
+                EVENT_DATE_TYPE if c == "event_date" else pa.string(),
+                nullable=c not in ("id", "cookie_id", "event_date"),
+            )
+            for c in columns
+        ]
+        + [pa.field("_file_name", pa.string()), pa.field("_line", pa.int64())]
+    )
     for name, columns in TABLE_COLUMNS.items()
 }
 _NOT_BLANK = np.ones(256, dtype=bool)
@@ -169,20 +204,27 @@ class _Lines:
 
     def text(self, index: int) -> str:
         starts, ends, _ = self.bounds()
-        return self.chunk[starts[index]:ends[index]].decode("utf-8", errors="replace").rstrip("\r")
+        return self.chunk[starts[index] : ends[index]].decode("utf-8", errors="replace").rstrip("\r")
 
 
 def _jsonl_block(chunk: bytes, first_line: int, file_name: str, default_table: str | None) -> Block:
     lines = _Lines(chunk, first_line)
     try:
-        table = pajson.read_json(io.BytesIO(chunk), read_options=pajson.ReadOptions(block_size=len(chunk) + 1))
+        table = pajson.read_json(
+            io.BytesIO(chunk), read_options=pajson.ReadOptions(block_size=len(chunk) + 1)
+        )
     except pa.ArrowInvalid:
         table = None
     if table is not None:
         solid = lines.solid(table.num_rows)
         if table.num_rows == len(solid):
-            return _to_contract(table, first_line + solid, lambda rows: [lines.text(solid[r]) for r in rows],
-                                file_name, default_table)
+            return _to_contract(
+                table,
+                first_line + solid,
+                lambda rows: [lines.text(solid[r]) for r in rows],
+                file_name,
+                default_table,
+            )
     return _jsonl_block_by_line(lines, file_name, default_table)
 
 
@@ -204,8 +246,13 @@ def _jsonl_block_by_line(lines: _Lines, file_name: str, default_table: str | Non
         records.append(record)
         kept.append(int(i))
     kept_arr = np.asarray(kept, dtype=np.int64)
-    block = _to_contract(_records_to_table(records), lines.first_line + kept_arr,
-                         lambda rows: [lines.text(kept_arr[r]) for r in rows], file_name, default_table)
+    block = _to_contract(
+        _records_to_table(records),
+        lines.first_line + kept_arr,
+        lambda rows: [lines.text(kept_arr[r]) for r in rows],
+        file_name,
+        default_table,
+    )
     block.rejected = rejected + block.rejected
     return block
 
@@ -216,9 +263,7 @@ def _records_to_table(records: list[dict[str, Any]]) -> pa.Table:
     names: dict[str, None] = {}
     for r in records:
         names.update(dict.fromkeys(r))
-    columns = {
-        name: pa.array([_as_text(r.get(name)) for r in records], type=pa.string()) for name in names
-    }
+    columns = {name: pa.array([_as_text(r.get(name)) for r in records], type=pa.string()) for name in names}
     return pa.table(columns) if columns else pa.table({"id": pa.array([], pa.string())})
 
 
@@ -232,33 +277,46 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _read_csv(stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int) -> Iterator[Block]:
+def _read_csv(
+    stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int
+) -> Iterator[Block]:
     header = stream.readline()
     if not header.strip():
         return
     header_names = next(csv.reader([header.decode("utf-8", errors="replace")]))
     # Everything as text: ids and epoch millis must not become numbers, or blocks could disagree on types.
-    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in header_names},
-                                   strings_can_be_null=True, quoted_strings_can_be_null=True)
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in header_names},
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
     for first_line, chunk in _text_blocks(stream, block_bytes, first_line=2):
         lines = _Lines(chunk, first_line)
         try:
-            table = pacsv.read_csv(io.BytesIO(header + chunk), convert_options=convert,
-                                   read_options=pacsv.ReadOptions(block_size=len(chunk) + len(header) + 1))
+            table = pacsv.read_csv(
+                io.BytesIO(header + chunk),
+                convert_options=convert,
+                read_options=pacsv.ReadOptions(block_size=len(chunk) + len(header) + 1),
+            )
         except pa.ArrowInvalid:
             table = None
         solid = lines.solid(table.num_rows) if table is not None else None
         # A quoted field with a newline makes rows and lines disagree: the line-by-line reader handles it.
         if table is not None and solid is not None and table.num_rows == len(solid):
-            yield _to_contract(table, first_line + solid,
-                               lambda rows, ls=lines, o=solid: [ls.text(o[r]) for r in rows],
-                               file_name, default_table)
+            yield _to_contract(
+                table,
+                first_line + solid,
+                lambda rows, ls=lines, o=solid: [ls.text(o[r]) for r in rows],
+                file_name,
+                default_table,
+            )
         else:
             yield _csv_block_by_line(header_names, chunk, first_line, file_name, default_table)
 
 
-def _csv_block_by_line(header_names: list[str], chunk: bytes, first_line: int, file_name: str,
-                       default_table: str | None) -> Block:
+def _csv_block_by_line(
+    header_names: list[str], chunk: bytes, first_line: int, file_name: str, default_table: str | None
+) -> Block:
     text_lines = chunk.decode("utf-8", errors="replace").splitlines(keepends=True)
     reader = csv.reader(text_lines)
     records: list[dict[str, Any]] = []
@@ -274,14 +332,20 @@ def _csv_block_by_line(header_names: list[str], chunk: bytes, first_line: int, f
         if not row or not raw.strip():
             continue
         if len(row) != len(header_names):
-            rejected.append(_reject(file_name, line,
-                                    f"CSV: expected {len(header_names)} fields, got {len(row)}", raw))
+            rejected.append(
+                _reject(file_name, line, f"CSV: expected {len(header_names)} fields, got {len(row)}", raw)
+            )
             continue
         records.append({n: (v if v != "" else None) for n, v in zip(header_names, row, strict=True)})
         lines.append(line)
         raws.append(raw)
-    block = _to_contract(_records_to_table(records), np.asarray(lines, dtype=np.int64),
-                         lambda rows: [raws[r] for r in rows], file_name, default_table)
+    block = _to_contract(
+        _records_to_table(records),
+        np.asarray(lines, dtype=np.int64),
+        lambda rows: [raws[r] for r in rows],
+        file_name,
+        default_table,
+    )
     block.rejected = rejected + block.rejected
     return block
 
@@ -302,7 +366,9 @@ def _read_parquet(stream: IO[bytes], file_name: str, default_table: str | None) 
             yield _to_contract(table, lines, raw_of, file_name, default_table)
             row += table.num_rows
     except (OSError, EOFError, pa.ArrowException) as exc:
-        yield Block(rejected=[_reject(file_name, row, f"file: unreadable Parquet from this row on ({exc})", "")])
+        yield Block(
+            rejected=[_reject(file_name, row, f"file: unreadable Parquet from this row on ({exc})", "")]
+        )
 
 
 def _reject(file_name: str, line: int, reason: str, raw: str) -> dict[str, Any]:
@@ -316,8 +382,12 @@ def _text_column(table: pa.Table, name: str) -> pa.ChunkedArray:
         return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
     column = table.column(name)
     if not pa.types.is_string(column.type):
-        if pa.types.is_large_string(column.type) or pa.types.is_integer(column.type) \
-                or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
+        if (
+            pa.types.is_large_string(column.type)
+            or pa.types.is_integer(column.type)
+            or pa.types.is_floating(column.type)
+            or pa.types.is_boolean(column.type)
+        ):
             column = column.cast(pa.string())
         else:
             column = pa.chunked_array([pa.array([_as_text(v) for v in column.to_pylist()], pa.string())])
@@ -331,8 +401,11 @@ def to_utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
     milliseconds (number or digits), and Parquet timestamps (naive ones taken as UTC)."""
     t = column.type
     if pa.types.is_timestamp(t):
-        return column.cast(pa.timestamp("us", tz=t.tz)).cast(EVENT_DATE_TYPE) if t.tz else \
-            pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC")
+        return (
+            column.cast(pa.timestamp("us", tz=t.tz)).cast(EVENT_DATE_TYPE)
+            if t.tz
+            else pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC")
+        )
     if pa.types.is_date(t):
         return pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC")
     if pa.types.is_integer(t) or pa.types.is_floating(t):
@@ -345,8 +418,12 @@ def to_utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
         pass
     numeric = pc.fill_null(pc.match_substring_regex(text, _EPOCH_MILLIS.pattern), False)
     millis = _millis_to_ts(pc.if_else(numeric, text, pa.scalar(None, pa.string())).cast(pa.float64()))
-    iso = pd.to_datetime(pc.if_else(numeric, pa.scalar(None, pa.string()), text).to_pandas(),
-                         format="ISO8601", utc=True, errors="coerce")
+    iso = pd.to_datetime(
+        pc.if_else(numeric, pa.scalar(None, pa.string()), text).to_pandas(),
+        format="ISO8601",
+        utc=True,
+        errors="coerce",
+    )
     iso_arrow = pa.array(iso.astype("datetime64[us, UTC]"), type=EVENT_DATE_TYPE)
     return pc.if_else(numeric, millis, iso_arrow)
 
@@ -358,8 +435,13 @@ def _millis_to_ts(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.round(micros).cast(pa.int64()).cast(EVENT_DATE_TYPE)
 
 
-def _to_contract(table: pa.Table, lines: np.ndarray, raw_of: Callable[[np.ndarray], list[str]],
-                 file_name: str, default_table: str | None) -> Block:
+def _to_contract(
+    table: pa.Table,
+    lines: np.ndarray,
+    raw_of: Callable[[np.ndarray], list[str]],
+    file_name: str,
+    default_table: str | None,
+) -> Block:
     """Validate a parsed block column-wise, route rows to page_views / form_submits, reject the rest."""
     n = table.num_rows
     block = Block(ignored_columns=set(table.column_names) - KNOWN_COLUMNS)
@@ -372,15 +454,25 @@ def _to_contract(table: pa.Table, lines: np.ndarray, raw_of: Callable[[np.ndarra
     else:
         event_type = pa.chunked_array([pa.nulls(n, pa.string())])
     known = list(EVENT_TYPES)
-    target = pc.take(pa.array([EVENT_TYPES[k] for k in known] + [None], pa.string()),
-                     pc.fill_null(pc.index_in(event_type, pa.array(known)), len(known)))
+    target = pc.take(
+        pa.array([EVENT_TYPES[k] for k in known] + [None], pa.string()),
+        pc.fill_null(pc.index_in(event_type, pa.array(known)), len(known)),
+    )
     if default_table is not None:
         target = pc.if_else(pc.is_null(event_type), pa.scalar(default_table), target)
-    event_type_values = event_type.to_numpy(zero_copy_only=False) if pc.any(pc.is_null(target)).as_py() \
-        else None
-    problems.append((pc.is_null(target), lambda i: (
-        f"event_type: unknown value {event_type_values[i]!r}" if event_type_values[i] is not None
-        else "event_type: missing, and the file name starts with neither page_views nor form_submits")))
+    event_type_values = (
+        event_type.to_numpy(zero_copy_only=False) if pc.any(pc.is_null(target)).as_py() else None
+    )
+    problems.append(
+        (
+            pc.is_null(target),
+            lambda i: (
+                f"event_type: unknown value {event_type_values[i]!r}"
+                if event_type_values[i] is not None
+                else "event_type: missing, and the file name starts with neither page_views nor form_submits"
+            ),
+        )
+    )
 
     ids = _text_column(table, "id")
     cookies = _text_column(table, "cookie_id")
@@ -395,19 +487,30 @@ def _to_contract(table: pa.Table, lines: np.ndarray, raw_of: Callable[[np.ndarra
         event_date = pa.chunked_array([pa.nulls(n, EVENT_DATE_TYPE)])
         bad_date = pa.chunked_array([pa.array(np.ones(n, dtype=bool))])
         raw_dates = pa.chunked_array([pa.nulls(n, pa.string())])
-    problems.append((bad_date, lambda i: (
-        f"event_date: unparseable timestamp {raw_dates[i].as_py()!r}"
-        if raw_dates[i].is_valid and raw_dates[i].as_py() != "" else "event_date: missing")))
+    problems.append(
+        (
+            bad_date,
+            lambda i: (
+                f"event_date: unparseable timestamp {raw_dates[i].as_py()!r}"
+                if raw_dates[i].is_valid and raw_dates[i].as_py() != ""
+                else "event_date: missing"
+            ),
+        )
+    )
 
     bad = np.zeros(n, dtype=bool)
-    masks = [np.asarray(pc.fill_null(m, True).to_numpy(zero_copy_only=False), dtype=bool) for m, _ in problems]
+    masks = [
+        np.asarray(pc.fill_null(m, True).to_numpy(zero_copy_only=False), dtype=bool) for m, _ in problems
+    ]
     for m in masks:
         bad |= m
     bad_rows = np.flatnonzero(bad)
     if len(bad_rows):
         raws = raw_of(bad_rows)
         for raw, r in zip(raws, bad_rows, strict=True):
-            reason = "; ".join(describe(int(r)) for m, (_, describe) in zip(masks, problems, strict=True) if m[r])
+            reason = "; ".join(
+                describe(int(r)) for m, (_, describe) in zip(masks, problems, strict=True) if m[r]
+            )
             block.rejected.append(_reject(file_name, int(lines[r]), reason, raw))
 
     good = pa.array(~bad)
