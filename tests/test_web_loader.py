@@ -244,3 +244,51 @@ def test_help_shows_the_module_docstring(capsys):
         main(["web", "--help"])
     out = capsys.readouterr().out
     assert "--bucket-url" in out and "SOURCES__WEB__BUCKET_URL" in out and "rejected_events" in out
+
+
+def test_awkward_files_load_or_are_recorded(warehouse, tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    good = "".join(
+        json.dumps({"id": f"g{i}", "cookie_id": "c", "event_date": "2024-03-01T10:00:00Z"}) + "\n"
+        for i in range(50)
+    )
+    # Cut short in transit: what was written is recorded as unreadable, never dropped silently.
+    (folder / "page_views_truncated.jsonl.gz").write_bytes(gzip.compress(good.encode())[:-20])
+    # Gzip content under a plain name (an object store that stores gzip without the suffix).
+    (folder / "page_views_plain_name.jsonl").write_bytes(gzip.compress(good.replace('"g', '"p').encode()))
+    # A quoted field spanning two lines: line numbers still point at the record's first line.
+    (folder / "page_views_multiline.csv").write_text(
+        'id,cookie_id,event_date,page_title\nm1,c,2024-03-01T10:00:00Z,"two\nlines"\nm2,c,bad-date,x\n'
+    )
+    # Parquet with numeric ids and a naive timestamp (taken as UTC).
+    pd.DataFrame(
+        {
+            "id": [1, 2],
+            "cookie_id": [7, 7],
+            "event_date": pd.to_datetime(["2024-03-01 10:00", "2024-03-01 11:00"]),
+        }
+    ).to_parquet(folder / "page_views_numeric.parquet")
+
+    assert run_web(folder) == 0
+
+    rejected = query(warehouse, "select file_name, line, reason from raw_web.rejected_events order by 1, 2")
+    assert rejected[0] == ("page_views_multiline.csv", 4, "event_date: unparseable timestamp 'bad-date'")
+    assert rejected[1][:2] == ("page_views_truncated.jsonl.gz", 1)
+    assert rejected[1][2].startswith("file: unreadable")
+    assert len(rejected) == 2
+    assert query(warehouse, "select page_title, _line from raw_web.page_views where id = 'm1'") == [
+        ("two\nlines", 2)
+    ]
+    assert count(warehouse, "page_views") == 50 + 1 + 2
+    numeric = query(
+        warehouse, "select id, cookie_id, epoch(event_date) from raw_web.page_views where id in ('1','2')"
+    )
+    assert sorted(numeric) == [("1", "7", 1709287200.0), ("2", "7", 1709290800.0)]
+
+
+def test_missing_credentials_and_missing_folder_are_clean_errors(warehouse, tmp_path, capsys):
+    assert run_web(tmp_path / "nowhere") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["web", "--bucket-url", "s3://some-bucket/events"]) == 2
+    assert "SOURCES__WEB__CREDENTIALS__AWS_ACCESS_KEY_ID" in capsys.readouterr().err

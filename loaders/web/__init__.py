@@ -29,6 +29,7 @@ Config (env vars, or the same keys under [sources.web] in .dlt/config.toml / .dl
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -120,6 +121,12 @@ def web_source(
     fs_config = resolve_configuration(
         FilesystemConfiguration(bucket_url=bucket_url), sections=("sources", "web")
     )
+    if fs_config.is_local_filesystem:
+        folder = FilesystemConfiguration.make_local_path(fs_config.bucket_url)
+        if not os.path.isdir(folder):
+            raise LoaderError(
+                f"the event folder {folder!r} does not exist; check SOURCES__WEB__BUCKET_URL or --bucket-url"
+            )
     try:
         fs_client, _ = fsspec_from_config(fs_config)
     except Exception as exc:
@@ -147,7 +154,7 @@ def web_source(
             stats.files_by_format[fmt + (".gz" if gzipped else "")] += 1
             stats.bytes_read += int(item.get("size_in_bytes") or 0)
             with item.open(mode="rb", compression="disable") as stream:
-                for block in read_file(stream, name, fmt, gzipped, block_bytes):
+                for block in read_file(stream, name, fmt, block_bytes):
                     yield from batches.add(block)
                     if progress is not None:
                         progress.tick(

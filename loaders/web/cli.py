@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
@@ -59,9 +60,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = web_source(stats=stats, progress=progress, **overrides)
     except ConfigFieldMissingException as exc:
+        # dlt's message lists every key it tried; the user needs only the ones in our section.
+        wanted = sorted(set(re.findall(r"SOURCES__WEB__(?!WEB__)[A-Z0-9_]+", str(exc))))
+        hint = " or pass --bucket-url" if "SOURCES__WEB__BUCKET_URL" in wanted else ""
         raise LoaderError(
-            "no event location configured: set SOURCES__WEB__BUCKET_URL or pass --bucket-url "
-            f"({exc.fields if hasattr(exc, 'fields') else exc})"
+            f"the web source is missing configuration: set {', '.join(wanted) or exc.fields}{hint} "
+            "(env vars, or the same keys under [sources.web] in .dlt/config.toml / .dlt/secrets.toml)"
         ) from exc
     pipeline = make_pipeline(PIPELINE_NAME, DATASET, args.destination, args.pipelines_dir)
     started = time.monotonic()

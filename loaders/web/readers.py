@@ -133,28 +133,66 @@ def event_table_from_file_name(name: str) -> str | None:
     return None
 
 
-def read_file(
-    stream: IO[bytes], file_name: str, fmt: str, gzipped: bool, block_bytes: int = 64 << 20
-) -> Iterator[Block]:
-    """Parse one event file into Blocks. An unreadable file (corrupt gzip or Parquet) yields one rejected
-    row at the line where reading stopped, so the failure is recorded rather than lost."""
+def read_file(stream: IO[bytes], file_name: str, fmt: str, block_bytes: int = 64 << 20) -> Iterator[Block]:
+    """Parse one event file into Blocks. Gzip is recognized by its magic bytes, whatever the name says (an
+    object store may serve a `.gz` already decompressed, or a gzip-encoded `.jsonl`). A file that cannot be
+    read to the end (corrupt gzip or Parquet) yields one rejected row where reading stopped, so the failure
+    is recorded rather than lost."""
     default_table = event_table_from_file_name(file_name)
-    # Sniff gzip by its magic bytes too: an object store may serve a `.jsonl` that is gzip-encoded.
-    raw: IO[bytes] = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
-    if gzipped or raw.peek(2)[:2] == b"\x1f\x8b":
-        raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-    if fmt == "parquet":
-        yield from _read_parquet(raw, file_name, default_table)
-        return
-    line = 1
     try:
-        if fmt == "jsonl":
+        raw = _maybe_gunzip(stream)
+        if fmt == "parquet":
+            yield from _read_parquet(raw, file_name, default_table)
+        elif fmt == "jsonl":
             for line, chunk in _text_blocks(raw, block_bytes):
                 yield _jsonl_block(chunk, line, file_name, default_table)
         else:
             yield from _read_csv(raw, file_name, default_table, block_bytes)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield Block(rejected=[_reject(file_name, line, f"file: unreadable from this line on ({exc})", "")])
+    except _Unreadable as exc:
+        yield Block(
+            rejected=[_reject(file_name, exc.line, f"file: unreadable from here on ({exc.cause})", "")]
+        )
+
+
+class _Unreadable(Exception):
+    def __init__(self, line: int, cause: Exception) -> None:
+        super().__init__(f"line {line}: {cause}")
+        self.line = line
+        self.cause = cause
+
+
+class _Prefixed(io.RawIOBase):
+    """A non-seekable stream with its first bytes, already read to sniff the format, put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head = head
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _maybe_gunzip(stream: IO[bytes]) -> IO[bytes]:
+    try:
+        head = stream.read(2)
+    except OSError as exc:
+        raise _Unreadable(1, exc) from exc
+    if stream.seekable():
+        stream.seek(0)
+        rest: IO[bytes] = stream
+    else:
+        rest = io.BufferedReader(_Prefixed(head, stream))
+    return gzip.GzipFile(fileobj=rest, mode="rb") if head == b"\x1f\x8b" else rest  # type: ignore[return-value]
 
 
 def _text_blocks(stream: IO[bytes], block_bytes: int, first_line: int = 1) -> Iterator[tuple[int, bytes]]:
@@ -162,7 +200,10 @@ def _text_blocks(stream: IO[bytes], block_bytes: int, first_line: int = 1) -> It
     carry = b""
     line = first_line
     while True:
-        data = stream.read(block_bytes)
+        try:
+            data = stream.read(block_bytes)
+        except (OSError, EOFError) as exc:
+            raise _Unreadable(line, exc) from exc
         if not data:
             break
         data = carry + data
@@ -280,7 +321,10 @@ def _as_text(value: Any) -> str | None:
 def _read_csv(
     stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int
 ) -> Iterator[Block]:
-    header = stream.readline()
+    try:
+        header = stream.readline()
+    except (OSError, EOFError) as exc:
+        raise _Unreadable(1, exc) from exc
     if not header.strip():
         return
     header_names = next(csv.reader([header.decode("utf-8", errors="replace")]))
