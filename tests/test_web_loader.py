@@ -75,7 +75,7 @@ def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, fmt, gz
     assert lineage[1] == (1 if fmt in ("jsonl", "parquet") else 2) and lineage[2] == 0
     out = capsys.readouterr().out
     assert f"{len(paths)} files read" in out
-    assert f"raw_web.page_views: {len(page_views):,} events" in out
+    assert f"raw_web.page_views: {len(page_views):,} events read" in out
 
 
 def test_second_run_redelivery_and_new_files(warehouse, tmp_path, events, capsys):

@@ -46,9 +46,10 @@ from dlt.sources.filesystem import filesystem
 from loaders.common import LoaderError, Progress
 from loaders.web.readers import TABLE_COLUMNS, Block, file_format, read_file
 
-__all__ = ["WebLoadStats", "web_source"]
+__all__ = ["DATASET", "EVENT_TABLES", "WebLoadStats", "web_source"]
 
 DATASET = "raw_web"
+EVENT_TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)
 
 
 @dataclass
@@ -209,6 +210,3 @@ class _Batcher:
             )
         self.pending[table_name] = []
         self.pending_rows[table_name] = 0
-
-
-EVENT_TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)

@@ -96,7 +96,7 @@ def _summary(stats: WebLoadStats, seconds: float) -> str:
     formats = ", ".join(f"{n} {fmt}" for fmt, n in sorted(stats.files_by_format.items())) or "none new"
     lines = [
         f"web: {stats.files_read} files read ({formats}; {human_bytes(stats.bytes_read)}) in {seconds:.1f}s",
-        *(f"  {DATASET}.{t}: {stats.events[t]:,} events" for t in EVENT_TABLES),
+        *(f"  {DATASET}.{t}: {stats.events[t]:,} events read" for t in EVENT_TABLES),
         f"  {DATASET}.rejected_events: {stats.rejected:,} lines rejected"
         + (" (see file_name, line, reason there)" if stats.rejected else ""),
     ]
@@ -109,5 +109,5 @@ def _summary(stats: WebLoadStats, seconds: float) -> str:
         lines.append(
             f"  ignored columns outside the raw contract: {', '.join(sorted(stats.ignored_columns))}"
         )
-    lines.append("  (events already loaded are merged on id: re-delivered events add no rows)")
+    lines.append("  events merge on id: events already loaded (re-delivered files) add no rows")
     return "\n".join(lines)
