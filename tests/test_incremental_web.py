@@ -19,6 +19,7 @@ MARTS = ["biz_page_views", "biz_form_submits", "biz_sessions", "biz_email_to_vis
 # when a run (re)wrote the row: differs between the two builds by design
 RUN_COLUMNS = {"_processed_at"}
 
+# fmt: off
 BATCHES = [
     dict(  # day 1
         load_id="1700000001.1",
@@ -83,11 +84,15 @@ BATCHES = [
         completed=False,
     ),
 ]
+# fmt: on
 
 
 def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    rows = con.execute("select column_name from information_schema.columns where table_catalog = 'inc' "
-                       "and table_schema = 'main' and table_name = ? order by ordinal_position", [table]).fetchall()
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_catalog = 'inc' "
+        "and table_schema = 'main' and table_name = ? order by ordinal_position",
+        [table],
+    ).fetchall()
     return [name for (name,) in rows if name not in RUN_COLUMNS]
 
 
@@ -99,10 +104,12 @@ def diff(incremental: Path, full: Path) -> dict[str, tuple[list, list]]:
         con.execute(f"attach '{full}' as full_ (read_only)")
         for mart in MARTS:
             cols = ", ".join(columns(con, mart))
-            only_inc = con.execute(f"select {cols} from inc.main.{mart} except all "
-                                   f"select {cols} from full_.main.{mart}").fetchall()
-            only_full = con.execute(f"select {cols} from full_.main.{mart} except all "
-                                    f"select {cols} from inc.main.{mart}").fetchall()
+            only_inc = con.execute(
+                f"select {cols} from inc.main.{mart} except all select {cols} from full_.main.{mart}"
+            ).fetchall()
+            only_full = con.execute(
+                f"select {cols} from full_.main.{mart} except all select {cols} from inc.main.{mart}"
+            ).fetchall()
             out[mart] = (only_inc, only_full)
     return out
 
@@ -128,21 +135,33 @@ def test_incremental_runs_equal_full_refresh(tmp_path):
         assert query(incremental, f"select count(*) from main.{mart}")[0][0] > 0, mart
 
     # the scenario did what it claims ...
-    c1_sessions = query(incremental, "select event_date, page_view_count, form_submit_count, channel "
-                                     "from main.biz_sessions where cookie_id = 'c1'")
+    c1_sessions = query(
+        incremental,
+        "select event_date, page_view_count, form_submit_count, channel "
+        "from main.biz_sessions where cookie_id = 'c1'",
+    )
     assert [(str(s), p, f, c) for s, p, f, c in c1_sessions] == [("2026-03-01 23:40:00", 3, 1, "Paid Search")]
-    c2_starts = query(incremental, "select cast(event_date as varchar) from main.biz_sessions "
-                                   "where cookie_id = 'c2' order by 1")
-    assert [s for (s,) in c2_starts] == ["2026-03-01 12:00:00", "2026-03-01 13:00:00", "2026-03-02 09:00:00",
-                                         "2026-03-03 09:59:00"]
-    touchpoints = query(incremental, """
+    c2_starts = query(
+        incremental,
+        "select cast(event_date as varchar) from main.biz_sessions where cookie_id = 'c2' order by 1",
+    )
+    assert [s for (s,) in c2_starts] == [
+        "2026-03-01 12:00:00",
+        "2026-03-01 13:00:00",
+        "2026-03-02 09:00:00",
+        "2026-03-03 09:59:00",
+    ]
+    touchpoints = query(
+        incremental,
+        """
         select person_id, cast(touchpoint_date as varchar), marketing_touch_type, is_lead_creation_touch,
                cast(u_shape_percentage as integer)
-        from main.biz_touchpoints order by 1, 2""")
+        from main.biz_touchpoints order by 1, 2""",
+    )
     assert touchpoints == [
         # one session across midnight and the run boundary: first touch and form; created before it, no LC
         ("1", "2026-03-02 00:12:00", "Web Form", False, 100),
-        ("2", "2026-03-01 12:00:00", "Web Visit", False, 50),   # the old anonymous visit, via the late form
+        ("2", "2026-03-01 12:00:00", "Web Visit", False, 50),  # the old anonymous visit, via the late form
         ("2", "2026-03-03 09:59:00", "Web Form", True, 50),
         ("3", "2026-03-01 09:05:00", "Web Form", True, 100),
         ("5", "2026-03-02 08:00:00", "Web Visit", False, 50),

@@ -4,6 +4,7 @@ DuckDB, the real `dbt build`, exact contents of the web marts (compared both way
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -30,8 +31,9 @@ create table if not exists raw_marketo.deleted_leads (id bigint, lead_id bigint,
 """
 
 
-def load_batch(path: Path, load_id: str, page_views=(), form_submits=(), leads=(), deleted=(),
-               completed: bool = True) -> None:
+def load_batch(
+    path: Path, load_id: str, page_views=(), form_submits=(), leads=(), deleted=(), completed: bool = True
+) -> None:
     """Land one dlt-like load: web events tagged with `load_id` (recorded in _dlt_loads when completed;
     dlt writes that row only once the load is committed), leads merged on id, delete activities appended.
     page_views: (id, cookie, 'YYYY-MM-DD HH:MM:SS' UTC, page, referrer); form_submits: (id, cookie, time,
@@ -39,19 +41,29 @@ def load_batch(path: Path, load_id: str, page_views=(), form_submits=(), leads=(
     with duckdb.connect(str(path)) as con:
         con.execute(RAW_DDL)
         for id_, cookie, at, page, referrer in page_views:
-            con.execute("insert into raw_web.page_views values (?, ?, cast(? || '+00' as timestamptz), ?, ?, "
-                        "'title', '10.0.0.1', 'Mozilla/5.0', ?)", [id_, cookie, at, page, referrer, load_id])
+            con.execute(
+                "insert into raw_web.page_views values (?, ?, cast(? || '+00' as timestamptz), ?, ?, "
+                "'title', '10.0.0.1', 'Mozilla/5.0', ?)",
+                [id_, cookie, at, page, referrer, load_id],
+            )
         for id_, cookie, at, page, email in form_submits:
-            con.execute("insert into raw_web.form_submits values (?, ?, cast(? || '+00' as timestamptz), ?, ?, "
-                        "'form-1', '10.0.0.1', 'Mozilla/5.0', ?)", [id_, cookie, at, page, email, load_id])
+            con.execute(
+                "insert into raw_web.form_submits values (?, ?, cast(? || '+00' as timestamptz), ?, ?, "
+                "'form-1', '10.0.0.1', 'Mozilla/5.0', ?)",
+                [id_, cookie, at, page, email, load_id],
+            )
         for id_, email, created, sfdc_type, contact_id, account_id in leads:
             con.execute("delete from raw_marketo.leads where id = ?", [id_])
-            con.execute("insert into raw_marketo.leads values (?, ?, cast(? || '+00' as timestamptz), "
-                        "cast(? || '+00' as timestamptz), ?, ?, ?, ?)",
-                        [id_, email, created, created, sfdc_type, contact_id, account_id, load_id])
+            con.execute(
+                "insert into raw_marketo.leads values (?, ?, cast(? || '+00' as timestamptz), "
+                "cast(? || '+00' as timestamptz), ?, ?, ?, ?)",
+                [id_, email, created, created, sfdc_type, contact_id, account_id, load_id],
+            )
         for id_, lead_id, at in deleted:
-            con.execute("insert into raw_marketo.deleted_leads values (?, ?, cast(? || '+00' as timestamptz))",
-                        [id_, lead_id, at])
+            con.execute(
+                "insert into raw_marketo.deleted_leads values (?, ?, cast(? || '+00' as timestamptz))",
+                [id_, lead_id, at],
+            )
         if completed:
             con.execute("insert into raw_web._dlt_loads values (?, 'web', 0, now())", [load_id])
 
@@ -68,6 +80,7 @@ def assert_same(actual: list[tuple], expected: list[tuple]) -> None:
     assert len(actual) == len(expected), "duplicate rows"
 
 
+# fmt: off
 D = "2026-03-0"
 PAGE_VIEWS = [
     # c1 (Jane): paid search landing; exactly 30 minutes later stays; 30 min + 1 s later cuts (Direct)
@@ -112,8 +125,8 @@ LEADS = [
 # (cookie, start, channel, subchannel, landing_page, referrer_page, web_source, medium, campaign, term,
 #  content, is_first_session, has_form, page_view_count, form_submit_count, session_end)
 SESSIONS = [
-    ("c1", f"{D}1 09:00:00", "Paid Search", "Google", "https://acme.com/", "https://www.google.com/", "google",
-     "cpc", "brand", "acme", "ad1", True, False, 2, 0, f"{D}1 09:30:00"),
+    ("c1", f"{D}1 09:00:00", "Paid Search", "Google", "https://acme.com/", "https://www.google.com/",
+     "google", "cpc", "brand", "acme", "ad1", True, False, 2, 0, f"{D}1 09:30:00"),
     ("c1", f"{D}1 10:00:01", "Direct", None, "https://acme.com/docs", None, None, None, None, None, None,
      False, False, 1, 0, f"{D}1 10:00:01"),
     ("c1", f"{D}2 10:00:00", "Social", "LinkedIn", "https://acme.com/blog/x", "https://www.linkedin.com/feed/",
@@ -124,16 +137,16 @@ SESSIONS = [
      True, True, 0, 1, f"{D}4 12:00:00"),
     ("c2", f"{D}4 23:50:00", "Organic Search", "DuckDuckGo", "https://acme.com/", "https://duckduckgo.com/",
      None, None, None, None, None, False, False, 2, 0, f"{D}5 00:15:00"),
-    ("c3", f"{D}6 08:00:00", "Other", "partner", "https://acme.com/", None, "partner", "affiliate", None, None,
-     None, True, True, 1, 1, f"{D}6 08:01:00"),
-    ("c3", f"{D}6 09:00:00", "Web Referral", "news.example.org", "https://acme.com/x", "https://news.example.org/a",
-     None, None, None, None, None, False, True, 1, 1, f"{D}6 09:02:00"),
+    ("c3", f"{D}6 08:00:00", "Other", "partner", "https://acme.com/", None, "partner", "affiliate", None,
+     None, None, True, True, 1, 1, f"{D}6 08:01:00"),
+    ("c3", f"{D}6 09:00:00", "Web Referral", "news.example.org", "https://acme.com/x",
+     "https://news.example.org/a", None, None, None, None, None, False, True, 1, 1, f"{D}6 09:02:00"),
     ("c4", f"{D}6 10:00:00", "Direct", None, "https://acme.com/contact", None, None, None, None, None, None,
      True, True, 0, 1, f"{D}6 10:00:00"),
-    ("c5", f"{D}7 10:00:00", "Paid Social", "LinkedIn", "https://acme.com/", None, "linkedin", "cpc", None, None,
-     None, True, False, 1, 0, f"{D}7 10:00:00"),
-    ("c5", f"{D}7 13:00:00", "Display", "adnet", "https://acme.com/", None, "adnet", "banner", None, None, None,
-     False, False, 2, 0, f"{D}7 13:10:00"),
+    ("c5", f"{D}7 10:00:00", "Paid Social", "LinkedIn", "https://acme.com/", None, "linkedin", "cpc", None,
+     None, None, True, False, 1, 0, f"{D}7 10:00:00"),
+    ("c5", f"{D}7 13:00:00", "Display", "adnet", "https://acme.com/", None, "adnet", "banner", None, None,
+     None, False, False, 2, 0, f"{D}7 13:10:00"),
 ]
 
 # (person_id, lead_id, contact_id, account_id, email, session cookie, session start, marketing_touch_type,
@@ -156,10 +169,10 @@ TOUCHPOINTS = [
     ("6", "6", None, None, "dan@delta.com", "c3", f"{D}6 09:00:00", "Web Form", f"{D}6 09:02:00",
      "https://acme.com/x", "Web Referral", 0, 100, 50, False, True, True, True),
 ]
+# fmt: on
 
 
-def ts(value: str | None):
-    from datetime import datetime
+def ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
@@ -172,11 +185,14 @@ def built(tmp_path_factory) -> Path:
 
 
 def test_sessions(built):
-    actual = query(built, """
+    actual = query(
+        built,
+        """
         select cookie_id, event_date, channel, subchannel, landing_page, referrer_page, web_source, medium,
                campaign, term, content, is_first_session, has_form, page_view_count, form_submit_count,
                session_end
-        from main.biz_sessions""")
+        from main.biz_sessions""",
+    )
     expected = [(s[0], ts(s[1]), *s[2:15], ts(s[15])) for s in SESSIONS]
     assert_same(actual, expected)
     # the id is deterministic: the cookie and the session's first event
@@ -186,38 +202,69 @@ def test_sessions(built):
 
 
 def test_events_carry_their_session(built):
-    starts = {("c1", "pv1"): "1 09:00:00", ("c1", "pv2"): "1 09:00:00", ("c1", "pv3"): "1 10:00:01",
-              ("c1", "pv4"): "2 10:00:00", ("c1", "pv5"): "2 10:10:00", ("c2", "pv6"): "4 23:50:00",
-              ("c2", "pv7"): "4 23:50:00", ("c3", "pv8"): "6 08:00:00", ("c3", "pv9"): "6 09:00:00",
-              ("c5", "pv10"): "7 10:00:00", ("c5", "pv11"): "7 13:00:00", ("c5", "pv12"): "7 13:00:00"}
-    actual = query(built, """
+    starts = {
+        ("c1", "pv1"): "1 09:00:00",
+        ("c1", "pv2"): "1 09:00:00",
+        ("c1", "pv3"): "1 10:00:01",
+        ("c1", "pv4"): "2 10:00:00",
+        ("c1", "pv5"): "2 10:10:00",
+        ("c2", "pv6"): "4 23:50:00",
+        ("c2", "pv7"): "4 23:50:00",
+        ("c3", "pv8"): "6 08:00:00",
+        ("c3", "pv9"): "6 09:00:00",
+        ("c5", "pv10"): "7 10:00:00",
+        ("c5", "pv11"): "7 13:00:00",
+        ("c5", "pv12"): "7 13:00:00",
+    }
+    actual = query(
+        built,
+        """
         select events.visitor_id, events.id, sessions.event_date
         from main.biz_page_views as events
-        inner join main.biz_sessions as sessions on events.session_id = sessions.id""")
+        inner join main.biz_sessions as sessions on events.session_id = sessions.id""",
+    )
     assert_same(actual, [(c, i, ts(f"{D}{s}")) for (c, i), s in starts.items()])
-    actual = query(built, """
+    actual = query(
+        built,
+        """
         select events.id, events.email, sessions.cookie_id, sessions.event_date
         from main.biz_form_submits as events
-        inner join main.biz_sessions as sessions on events.session_id = sessions.id""")
-    assert_same(actual, [("fs1", "jane@acme.com", "c1", ts(f"{D}2 10:00:00")),
-                         ("fs2", "jane@acme.com", "c1", ts(f"{D}2 10:10:00")),
-                         ("fs3", "bob@beta.io", "c2", ts(f"{D}4 12:00:00")),
-                         ("fs4", "ann@delta.com", "c3", ts(f"{D}6 08:00:00")),
-                         ("fs5", "dan@delta.com", "c3", ts(f"{D}6 09:00:00")),
-                         ("fs6", None, "c4", ts(f"{D}6 10:00:00"))])
+        inner join main.biz_sessions as sessions on events.session_id = sessions.id""",
+    )
+    assert_same(
+        actual,
+        [
+            ("fs1", "jane@acme.com", "c1", ts(f"{D}2 10:00:00")),
+            ("fs2", "jane@acme.com", "c1", ts(f"{D}2 10:10:00")),
+            ("fs3", "bob@beta.io", "c2", ts(f"{D}4 12:00:00")),
+            ("fs4", "ann@delta.com", "c3", ts(f"{D}6 08:00:00")),
+            ("fs5", "dan@delta.com", "c3", ts(f"{D}6 09:00:00")),
+            ("fs6", None, "c4", ts(f"{D}6 10:00:00")),
+        ],
+    )
 
 
 def test_email_to_visitor_ids(built):
-    actual = query(built, "select email, visitor_id, created_date, modified_date, is_deleted "
-                          "from main.biz_email_to_visitor_ids")
-    assert_same(actual, [("jane@acme.com", "c1", ts(f"{D}2 10:05:00"), ts(f"{D}2 10:12:00"), False),
-                         ("bob@beta.io", "c2", ts(f"{D}4 12:00:00"), ts(f"{D}4 12:00:00"), False),
-                         ("ann@delta.com", "c3", ts(f"{D}6 08:01:00"), ts(f"{D}6 08:01:00"), False),
-                         ("dan@delta.com", "c3", ts(f"{D}6 09:02:00"), ts(f"{D}6 09:02:00"), False)])
+    actual = query(
+        built,
+        "select email, visitor_id, created_date, modified_date, is_deleted "
+        "from main.biz_email_to_visitor_ids",
+    )
+    assert_same(
+        actual,
+        [
+            ("jane@acme.com", "c1", ts(f"{D}2 10:05:00"), ts(f"{D}2 10:12:00"), False),
+            ("bob@beta.io", "c2", ts(f"{D}4 12:00:00"), ts(f"{D}4 12:00:00"), False),
+            ("ann@delta.com", "c3", ts(f"{D}6 08:01:00"), ts(f"{D}6 08:01:00"), False),
+            ("dan@delta.com", "c3", ts(f"{D}6 09:02:00"), ts(f"{D}6 09:02:00"), False),
+        ],
+    )
 
 
 def test_touchpoints(built):
-    actual = query(built, """
+    actual = query(
+        built,
+        """
         select touchpoints.person_id, touchpoints.lead_id, touchpoints.contact_id, touchpoints.account_id,
                touchpoints.email, sessions.cookie_id, sessions.event_date, touchpoints.marketing_touch_type,
                touchpoints.touchpoint_date, touchpoints.form_page, touchpoints.channel,
@@ -227,7 +274,8 @@ def test_touchpoints(built):
                touchpoints.is_first_touch, touchpoints.is_lead_creation_touch,
                touchpoints.is_form_submission_touch, touchpoints.is_deleted
         from main.biz_touchpoints as touchpoints
-        inner join main.biz_sessions as sessions on touchpoints.session_id = sessions.id""")
+        inner join main.biz_sessions as sessions on touchpoints.session_id = sessions.id""",
+    )
     expected = [(*t[:6], ts(t[6]), t[7], ts(t[8]), *t[9:]) for t in TOUCHPOINTS]
     assert_same(actual, expected)
     rows = query(built, "select distinct source_system, category1, is_duplicate from main.biz_touchpoints")
@@ -236,8 +284,23 @@ def test_touchpoints(built):
 
 def test_channels(built):
     actual = query(built, "select name from main.biz_channels")
-    assert_same(actual, [(c,) for c in ["Paid Search", "Organic Search", "Paid Social", "Social", "Email",
-                                        "Display", "Web Referral", "Direct", "Other"]])
+    assert_same(
+        actual,
+        [
+            (c,)
+            for c in [
+                "Paid Search",
+                "Organic Search",
+                "Paid Social",
+                "Social",
+                "Email",
+                "Display",
+                "Web Referral",
+                "Direct",
+                "Other",
+            ]
+        ],
+    )
 
 
 def test_build_without_web_data(tmp_path):
