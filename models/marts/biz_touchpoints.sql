@@ -5,8 +5,8 @@
     Incremental: a run rewrites every touchpoint of the persons whose touchpoints may have changed — those
     whose email was recomputed upstream (new events on a linked cookie, a late form fill linking an old
     anonymous cookie) and those whose own fields changed (new person, email, created_date, account, flags;
-    seen through `_person_fingerprint`). Rows of a person whose email no longer has touchpoints are removed
-    by the post-hook.
+    seen through `_person_fingerprint`). A person whose email changed to one without touchpoints gets no new
+    rows, so the post-hook removes the rows of every person that no longer has the email they were written for.
 -#}
 {{ config(
     materialized='incremental',
@@ -18,12 +18,16 @@
         delete from {{ this }}
         where not exists (
             select 1
-            from {{ ref('int_touchpoints_weighted') }} as current_touchpoints
-            where current_touchpoints.touchpoint_id = {{ this }}.id
+            from {{ ref('int_persons_unioned') }} as persons
+            where persons.source_system = {{ this }}.source_system
+                and persons.person_id = {{ this }}.person_id
+                and {{ normalize_email('persons.email') }} = {{ this }}.email
         )
         {% endif %}"
     ],
 ) }}
+
+-- the post-hook reads persons: depends_on: {{ ref('int_persons_unioned') }}
 
 with
 
