@@ -79,7 +79,8 @@ completed_loads as (
 ),
 
 -- rows of a load dlt has not finished yet wait for the next run (a full refresh treats them alike);
--- rows fed without a dlt load id always count
+-- rows fed without a dlt load id count, but only a full refresh or new events on their cookie pick them up.
+-- Events without cookie, id or time cannot be placed in a session; staging's warn-level tests count them.
 events_usable as (
     select events_unioned.*
     from events_unioned
