@@ -1,0 +1,206 @@
+{#-
+    Web sessions, Marketo Measure's BIZ_SESSIONS. One row per session.
+
+    Landing page, referrer and UTM fields come from the session's first event; channel and subchannel from
+    the first matching rule of the channel_rules seed. Incremental: every session of a cookie re-sessionized
+    in this run is replaced (unique_key cookie_id): a late event can merge two sessions or move a session's
+    start, so a session id of the previous run may disappear.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='cookie_id',
+    on_schema_change='append_new_columns',
+) }}
+
+with
+
+events as (
+    select * from {{ ref('int_sessions_sessionized') }}
+    {% if is_incremental() %}
+    where _processed_at > {{ last_processed_at() }}
+    {% endif %}
+),
+
+channel_rules as (
+    select * from {{ ref('channel_rules') }}
+),
+
+search_engine_domains as (
+    select * from {{ ref('search_engine_domains') }}
+),
+
+social_network_domains as (
+    select * from {{ ref('social_network_domains') }}
+),
+
+known_domains as (
+    select domain, name, lower(utm_source) as utm_source, 'search_engine' as domain_class
+    from search_engine_domains
+    union all
+    select domain, name, lower(utm_source) as utm_source, 'social_network' as domain_class
+    from social_network_domains
+),
+
+session_stats as (
+    select
+        session_id,
+        cast(sum(case when event_type = 'page_view' then 1 else 0 end) as {{ dbt.type_bigint() }})    as page_view_count,
+        cast(sum(case when event_type = 'form_submit' then 1 else 0 end) as {{ dbt.type_bigint() }})  as form_submit_count,
+        max(event_date)                                                 as session_end
+    from events
+    group by session_id
+),
+
+first_events as (
+    select
+        session_id,
+        visitor_id,
+        cookie_id,
+        current_page_raw                                                as landing_page_raw,
+        -- a referrer on the site's own host counts as no referrer
+        case when has_external_referrer then referrer_page_raw end      as referrer_page_raw,
+        case when has_external_referrer then referrer_domain end        as referrer_domain,
+        {{ url_parameter('current_page_raw', 'utm_source') }}           as web_source,
+        {{ url_parameter('current_page_raw', 'utm_medium') }}           as medium,
+        {{ url_parameter('current_page_raw', 'utm_campaign') }}         as campaign,
+        {{ url_parameter('current_page_raw', 'utm_term') }}             as term,
+        {{ url_parameter('current_page_raw', 'utm_content') }}          as content,
+        session_number,
+        has_utm,
+        session_started_at,
+        _processed_at
+    from events
+    where event_number = 1
+),
+
+-- classify each distinct referrer domain once: the domain itself or a subdomain of a known engine/network
+referrer_domains as (
+    select distinct referrer_domain from first_events where referrer_domain is not null
+),
+
+referrer_matches as (
+    select
+        referrer_domains.referrer_domain,
+        known_domains.domain_class,
+        known_domains.name,
+        row_number() over (
+            partition by referrer_domains.referrer_domain
+            order by length(known_domains.domain) desc, known_domains.domain
+        )                                                               as match_rank
+    from referrer_domains
+    inner join known_domains
+        on referrer_domains.referrer_domain = known_domains.domain
+        or referrer_domains.referrer_domain like {{ dbt.concat(["'%.'", "known_domains.domain"]) }}
+),
+
+utm_sources as (
+    select distinct lower(trim(web_source)) as utm_source_key from first_events where web_source is not null
+),
+
+utm_source_matches as (
+    select
+        utm_sources.utm_source_key,
+        known_domains.domain_class,
+        known_domains.name,
+        row_number() over (
+            partition by utm_sources.utm_source_key
+            order by known_domains.domain_class, known_domains.domain
+        )                                                               as match_rank
+    from utm_sources
+    inner join known_domains
+        on utm_sources.utm_source_key = known_domains.utm_source
+        or utm_sources.utm_source_key = lower(known_domains.name)
+        or utm_sources.utm_source_key = known_domains.domain
+),
+
+sessions_classified as (
+    select
+        first_events.*,
+        lower(trim(first_events.medium))                                as medium_key,
+        lower({{ url_without_query('first_events.landing_page_raw') }}) as landing_page_key,
+        utm_source_matches.domain_class                                 as utm_source_class,
+        coalesce(utm_source_matches.name, first_events.web_source)      as source_name,
+        case
+            when first_events.referrer_domain is null then 'none'
+            else coalesce(referrer_matches.domain_class, 'other')
+        end                                                             as referrer_class,
+        referrer_matches.name                                           as referrer_name
+    from first_events
+    left join referrer_matches
+        on first_events.referrer_domain = referrer_matches.referrer_domain
+        and referrer_matches.match_rank = 1
+    left join utm_source_matches
+        on lower(trim(first_events.web_source)) = utm_source_matches.utm_source_key
+        and utm_source_matches.match_rank = 1
+),
+
+-- every rule whose conditions all hold (a blank condition matches anything); the first by priority wins
+rule_matches as (
+    select
+        sessions_classified.session_id,
+        channel_rules.channel,
+        case channel_rules.subchannel_from
+            when 'source_name' then sessions_classified.source_name
+            when 'utm_source' then sessions_classified.web_source
+            when 'referrer_name' then sessions_classified.referrer_name
+            when 'referrer_domain' then sessions_classified.referrer_domain
+        end                                                             as subchannel,
+        row_number() over (
+            partition by sessions_classified.session_id
+            order by channel_rules.priority, channel_rules.channel
+        )                                                               as rule_rank
+    from sessions_classified
+    inner join channel_rules
+        on (channel_rules.utm_medium is null
+            or lower(channel_rules.utm_medium) = sessions_classified.medium_key)
+        and (channel_rules.utm_source_class is null
+            or channel_rules.utm_source_class = sessions_classified.utm_source_class)
+        and (channel_rules.referrer_class is null
+            or channel_rules.referrer_class = sessions_classified.referrer_class)
+        and (channel_rules.has_utm is null
+            or channel_rules.has_utm = sessions_classified.has_utm)
+        and (channel_rules.landing_page_pattern is null
+            or sessions_classified.landing_page_key like lower(channel_rules.landing_page_pattern))
+),
+
+final as (
+    select
+        ---------- ids
+        sessions_classified.session_id                                  as id,
+        sessions_classified.visitor_id,
+        sessions_classified.cookie_id,
+        ---------- strings
+        -- a session no rule matches (only possible after editing the seed) is Other, as in Measure
+        coalesce(rule_matches.channel, 'Other')                         as channel,
+        rule_matches.subchannel,
+        {{ url_without_query('sessions_classified.landing_page_raw') }} as landing_page,
+        sessions_classified.landing_page_raw,
+        {{ url_without_query('sessions_classified.referrer_page_raw') }} as referrer_page,
+        sessions_classified.referrer_page_raw,
+        sessions_classified.referrer_domain,
+        sessions_classified.web_source,
+        sessions_classified.medium,
+        sessions_classified.campaign,
+        sessions_classified.term,
+        sessions_classified.content,
+        ---------- numerics
+        sessions_classified.session_number,
+        session_stats.page_view_count,
+        session_stats.form_submit_count,
+        ---------- booleans
+        sessions_classified.session_number = 1                          as is_first_session,
+        session_stats.form_submit_count > 0                             as has_form,
+        ---------- timestamps
+        sessions_classified.session_started_at                          as event_date,
+        session_stats.session_end,
+        sessions_classified._processed_at
+    from sessions_classified
+    inner join session_stats
+        on sessions_classified.session_id = session_stats.session_id
+    left join rule_matches
+        on sessions_classified.session_id = rule_matches.session_id
+        and rule_matches.rule_rank = 1
+)
+
+select * from final
