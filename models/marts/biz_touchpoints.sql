@@ -39,23 +39,43 @@ sessions as (
     select * from {{ ref('biz_sessions') }}
 ),
 
+segments as (
+    select * from {{ ref('int_persons_segmented') }}
+),
+
 -- read only by incremental runs, to find the emails recomputed upstream
 touchpoints_by_email as (
     select * from {{ ref('int_touchpoints_by_email') }}
 ),
 
+-- the person's segments (B6, seeds/segment_rules.csv) ride along, so a rule change rewrites the rows it moves
+touchpoints_segmented as (
+    select
+        touchpoints_weighted.*,
+        {%- for i in range(1, 16) %}
+        segments.category{{ i }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from touchpoints_weighted
+    left join segments
+        on touchpoints_weighted.source_system = segments.source_system
+        and touchpoints_weighted.person_id = segments.person_id
+),
+
 touchpoints_fingerprinted as (
     select
         *,
+        {%- set categories = [] %}
+        {%- for i in range(1, 16) %}{% do categories.extend(["coalesce(category" ~ i ~ ", '')", "'|'"]) %}{% endfor %}
         {{ dbt.hash(dbt.concat([
             "coalesce(person_type, '')", "'|'",
             "coalesce(email, '')", "'|'",
             "coalesce(account_id, '')", "'|'",
             "coalesce(cast(person_created_date as " ~ dbt.type_string() ~ "), '')", "'|'",
             "cast(is_deleted as " ~ dbt.type_string() ~ ")", "'|'",
+        ] + categories + [
             "cast(is_duplicate as " ~ dbt.type_string() ~ ")",
         ])) }}                                          as _person_fingerprint
-    from touchpoints_weighted
+    from touchpoints_segmented
 ),
 
 {% if is_incremental() %}
@@ -138,9 +158,10 @@ final as (
         sessions.term,
         sessions.content,
         touchpoints.source_system,
-        -- the default `Source` segment (B6): Marketo or CRM
-        case when touchpoints.source_system = 'Crm' then 'CRM' else touchpoints.source_system end
-                                                        as category1,
+        -- segment values (B6): category1..category15, named in biz_segment_names
+        {%- for i in range(1, 16) %}
+        touchpoints.category{{ i }},
+        {%- endfor %}
         ---------- numerics
         touchpoints.first_click_percentage,
         touchpoints.last_anon_click_percentage,
