@@ -6,7 +6,7 @@
 4. run `dbt build`,
 5. print what landed and a query to try.
 
-Env: DEMO_PERSONS (default 5000), DEMO_SEED (default 42), DUCKDB_PATH (default warehouse.duckdb at the
+Env: DEMO_PERSONS (default 5000), DEMO_PAGE_VIEWS (default 20 per person), DEMO_SEED (default 42), DUCKDB_PATH (default warehouse.duckdb at the
 repo root; the demo starts that default file afresh, but never deletes a file you named yourself).
 """
 
@@ -40,8 +40,10 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 def main() -> int:
     from sandbox.marketo import MarketoEmulator
     from sandbox.people import generate_deleted, generate_leads
+    from sandbox.web_events import generate_web_events, write_event_files
 
     persons = int(os.environ.get("DEMO_PERSONS", "5000"))
+    page_views = int(os.environ.get("DEMO_PAGE_VIEWS", str(persons * 20)))
     seed = int(os.environ.get("DEMO_SEED", "42"))
     default_db = "DUCKDB_PATH" not in os.environ
     db = Path(os.environ.get("DUCKDB_PATH", REPO / "warehouse.duckdb")).resolve()
@@ -76,6 +78,16 @@ def main() -> int:
         )
         run([sys.executable, "-m", "loaders", "marketo"], env)
 
+    step(
+        f"generating {page_views:,} web page views + form fills for those persons; loading with `python -m loaders web`"
+    )
+    events_dir = REPO / "sandbox" / "data" / "web"
+    shutil.rmtree(events_dir, ignore_errors=True)
+    pv, fs = generate_web_events(leads, page_views, seed=seed, start=start, end=now - timedelta(hours=1))
+    write_event_files(pv, fs, events_dir, fmt="jsonl", gzip=True)
+    env["SOURCES__WEB__BUCKET_URL"] = str(events_dir)
+    run([sys.executable, "-m", "loaders", "web"], env)
+
     step("dbt build")
     run([str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", str(REPO), "--quiet"], env)
 
@@ -105,6 +117,13 @@ def summarize(db: Path) -> None:
             "select coalesce(bizible_stage, '(none)'), count(*) from main.biz_leads group by 1 order by 2 desc"
         ).fetchall():
             print(f"      {stage:<16} {n:>8,}")
+        step("touchpoints by channel (non-duplicate, non-deleted persons)")
+        print(f"    {'channel':<16} {'touchpoints':>11} {'persons':>8} {'U-shape credit':>15}")
+        for channel, n, people, credit in con.execute(
+            "select channel, count(*), count(distinct person_id), sum(u_shape_percentage) / 100.0 "
+            "from main.biz_touchpoints where not is_duplicate and not is_deleted group by 1 order by 2 desc"
+        ).fetchall():
+            print(f"    {channel:<16} {n:>11,} {people:>8,} {float(credit):>15,.1f}")
     print(f"\nWarehouse: {db}")
     print(
         "Try:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"

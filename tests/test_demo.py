@@ -15,7 +15,10 @@ def test_demo_runs_end_to_end(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "Marketo persons loaded" in proc.stdout
+    assert "touchpoints by channel" in proc.stdout
     assert str(db) in proc.stdout
     (loaded,) = query(db, "select count(*) from raw_marketo.leads")[0]
     (marts,) = query(db, "select count(*) from (select id from biz_leads union all select id from biz_contacts)")[0]
     assert loaded == marts == 400
+    (touchpoints,) = query(db, "select count(*) from biz_touchpoints")[0]
+    assert touchpoints > 0
