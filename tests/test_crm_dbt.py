@@ -153,7 +153,10 @@ MARKETO_LEADS = [
     marketo_lead(112, "p112@p112.test", website="gone.com"),
     marketo_lead(113, "p113@gmail.com", website="http://hotmail.com/"),
     marketo_lead(114, "p114@p114.test", website="sub.acme.com"),
+    # B9: the website changed on the company record without bumping updatedAt; the re-read wins
+    marketo_lead(115, "p115@p115.test", website="old.test"),
 ]
+COMPANY_FIELDS = [{"id": 115, "company": None, "website": "www.webco.com", "_dlt_load_id": "1700000100.0"}]
 DELETED_LEADS = [
     {"id": 1, "lead_id": 7, "activity_date": "2024-05-01 00:00:00+00"},
     {"id": 2, "lead_id": 7, "activity_date": "2024-05-02 00:00:00+00"},
@@ -255,6 +258,12 @@ def write_marketo(con) -> None:
         {"id": "bigint", "lead_id": "bigint", "activity_date": "timestamptz"},
         DELETED_LEADS,
     )
+    write_table(
+        con,
+        "raw_marketo.lead_company_fields",
+        {"id": "bigint", "company": "varchar", "website": "varchar", "_dlt_load_id": "varchar"},
+        COMPANY_FIELDS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +327,7 @@ EXPECTED_LEADS = {
     ("112", M, None, False, None, None, None, False, None, False, "p112@p112.test"),
     ("113", M, None, False, None, None, None, False, None, False, "p113@gmail.com"),
     ("114", M, None, False, None, None, None, False, None, False, "p114@p114.test"),
+    ("115", M, None, False, None, "001A", "website_domain", False, None, False, "p115@p115.test"),
     # CRM leads
     ("00Q2", C, SF, False, "10", None, None, False, None, False, "two@p2.test"),
     ("00Q4", C, SF, False, "4", "001B", "converted_account", True, "003_4", False, "four@p4.test"),
@@ -422,6 +432,7 @@ def test_biz_account_to_emails(crm_warehouse):
         ("001A", "p101@p101.test", 1, False),
         ("001A", "p109@mailco.com", 1, False),
         ("001A", "eleven@p11.test", 1, False),
+        ("001A", "p115@p115.test", 1, False),
         ("001B", "four@p4.test", 3, False),
         ("001B", "p102@mailco.com", 1, False),
         ("001B", "h@mailco.com", 1, False),
@@ -457,7 +468,7 @@ def test_persons_unioned_feeds_touchpoints(crm_warehouse):
         "select source_system, person_type, count(*), sum(case when is_duplicate then 1 else 0 end)"
         " from main.int_persons_unioned group by 1, 2",
     )
-    assert_same(actual, {(M, "lead", 22, 4), (M, "contact", 3, 2), (C, "lead", 10, 0), (C, "contact", 10, 0)})
+    assert_same(actual, {(M, "lead", 23, 4), (M, "contact", 3, 2), (C, "lead", 10, 0), (C, "contact", 10, 0)})
 
 
 def test_email_only_matching_is_reported_separately(crm_warehouse, tmp_path):
@@ -503,4 +514,4 @@ def test_marketo_only_mode(tmp_path):
         {("3", "001X", "synced_account_id"), ("11", "001A", "synced_account_id"), ("12", None, None)},
     )
     assert rows(path, "select distinct dangling_reason from main.dq_marketo_dangling_crm_ids") == {("crm_not_loaded",)}
-    assert rows(path, "select count(*) from main.biz_leads") == {(22,)}
+    assert rows(path, "select count(*) from main.biz_leads") == {(23,)}
