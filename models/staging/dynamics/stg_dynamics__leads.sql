@@ -33,7 +33,7 @@ renamed as (
         ---------- booleans
         -- statecode 1 = Qualified, Dataverse's "converted"; qualifying also sets the parent contact
         coalesce(statecode = '1', false)
-            or _parentcontactid_value is not null           as is_converted,
+            or nullif(trim(_parentcontactid_value), '') is not null     as is_converted,
         coalesce(is_deleted, false)                         as is_deleted,
         ---------- timestamps
         {{ utc_timestamp('createdon') }}                    as created_date,
