@@ -35,11 +35,16 @@ resolved as (
             when lower(leads.sfdc_type) = 'lead' then leads.sfdc_lead_id
             when coalesce(leads.sfdc_lead_id, leads.sfdc_contact_id) is not null
                 then coalesce(leads.sfdc_lead_id, leads.sfdc_contact_id)
-            when lower(leads.msft_type) = 'contact' then leads.msft_contact_id
-            when lower(leads.msft_type) = 'lead' then leads.msft_lead_id
-            else coalesce(leads.msft_lead_id, leads.msft_contact_id)
+            -- Dataverse GUIDs are compared lower-cased (staging lower-cases the CRM side)
+            when lower(leads.msft_type) = 'contact' then lower(leads.msft_contact_id)
+            when lower(leads.msft_type) = 'lead' then lower(leads.msft_lead_id)
+            else lower(coalesce(leads.msft_lead_id, leads.msft_contact_id))
         end                                                                  as crm_synced_id,
-        coalesce(leads.sfdc_account_id, leads.msft_account_id)               as crm_synced_account_id,
+        case
+            when coalesce(leads.sfdc_lead_id, leads.sfdc_contact_id) is not null then leads.sfdc_account_id
+            when coalesce(leads.msft_lead_id, leads.msft_contact_id) is not null then lower(leads.msft_account_id)
+            else coalesce(leads.sfdc_account_id, lower(leads.msft_account_id))
+        end                                                                  as crm_synced_account_id,
         ---------- strings
         case
             when lower(coalesce(leads.sfdc_type, leads.msft_type)) = 'contact' then 'contact'

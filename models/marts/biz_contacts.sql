@@ -12,14 +12,18 @@ final as (
         person_id                   as id,
         account_id,
         other_system_id,
+        email_matched_crm_id,
         ---------- strings
         email,
         lead_source,
         bizible_stage,
         source_system,
+        crm_synced_system           as crm_system,
+        account_match_method,
         ---------- booleans
         is_deleted,
         is_duplicate,
+        is_email_duplicate,
         ---------- timestamps
         created_date,
         modified_date

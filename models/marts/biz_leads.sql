@@ -13,6 +13,7 @@ final as (
         account_id,
         converted_contact_id,
         other_system_id,
+        email_matched_crm_id,
         ---------- strings
         email,
         website                     as web_site,
@@ -20,10 +21,13 @@ final as (
         lead_source,
         bizible_stage,
         source_system,
+        crm_synced_system           as crm_system,
+        account_match_method,
         ---------- booleans
         is_converted,
         is_deleted,
         is_duplicate,
+        is_email_duplicate,
         ---------- timestamps
         converted_date,
         created_date,

@@ -1,0 +1,32 @@
+with
+
+source as (
+    select * from {{ enabled_source_columns(var('using_salesforce', true), 'raw_salesforce', 'account', {
+        'id': dbt.type_string(),
+        'name': dbt.type_string(),
+        'website': dbt.type_string(),
+        'is_deleted': dbt.type_boolean(),
+        'created_date': 'timestamptz',
+        'last_modified_date': 'timestamptz',
+        'system_modstamp': 'timestamptz',
+    }) }} as accounts
+),
+
+renamed as (
+    select
+        ---------- ids
+        id                                                  as account_id,
+        ---------- strings
+        nullif(trim(name), '')                              as name,
+        nullif(trim(website), '')                           as website,
+        {{ url_domain('website') }}                         as domain,
+        ---------- booleans
+        coalesce(is_deleted, false)                         as is_deleted,
+        ---------- timestamps
+        {{ utc_timestamp('created_date') }}                 as created_date,
+        {{ utc_timestamp('last_modified_date') }}           as modified_date,
+        {{ utc_timestamp('system_modstamp') }}              as system_modstamp
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,33 @@
+with
+
+source as (
+    select * from {{ enabled_source_columns(var('using_salesforce', true), 'raw_salesforce', 'contact', {
+        'id': dbt.type_string(),
+        'email': dbt.type_string(),
+        'account_id': dbt.type_string(),
+        'lead_source': dbt.type_string(),
+        'is_deleted': dbt.type_boolean(),
+        'created_date': 'timestamptz',
+        'last_modified_date': 'timestamptz',
+        'system_modstamp': 'timestamptz',
+    }) }} as contacts
+),
+
+renamed as (
+    select
+        ---------- ids
+        id                                                  as contact_id,
+        nullif(trim(account_id), '')                        as account_id,
+        ---------- strings
+        {{ normalize_email('email') }}                      as email,
+        lead_source,
+        ---------- booleans
+        coalesce(is_deleted, false)                         as is_deleted,
+        ---------- timestamps
+        {{ utc_timestamp('created_date') }}                 as created_date,
+        {{ utc_timestamp('last_modified_date') }}           as modified_date,
+        {{ utc_timestamp('system_modstamp') }}              as system_modstamp
+    from source
+)
+
+select * from renamed
