@@ -33,7 +33,7 @@ MARKETO_COLUMNS = {
     "msft_lead_id": "varchar",
     "msft_contact_id": "varchar",
     "msft_account_id": "varchar",
-    "_dlt_load_id": "varchar",
+    "_read_at": "timestamptz",
 }
 SF_LEAD_COLUMNS = {
     "id": "varchar",
@@ -115,7 +115,7 @@ def write_table(con, table: str, columns: dict[str, str], rows: list[dict]) -> N
 
 
 def marketo_lead(id: int, email: str | None, **kw) -> dict:
-    return {"id": id, "email": email, "_dlt_load_id": "1700000000.0", **kw}
+    return {"id": id, "email": email, "_read_at": "2023-11-14 22:13:20+00", **kw}
 
 
 MARKETO_LEADS = [
@@ -156,7 +156,7 @@ MARKETO_LEADS = [
     # B9: the website changed on the company record without bumping updatedAt; the re-read wins
     marketo_lead(115, "p115@p115.test", website="old.test"),
 ]
-COMPANY_FIELDS = [{"id": 115, "company": None, "website": "www.webco.com", "_dlt_load_id": "1700000100.0"}]
+COMPANY_FIELDS = [{"id": 115, "company": None, "website": "www.webco.com", "_read_at": "2023-11-14 22:15:00+00"}]
 DELETED_LEADS = [
     {"id": 1, "lead_id": 7, "activity_date": "2024-05-01 00:00:00+00"},
     {"id": 2, "lead_id": 7, "activity_date": "2024-05-02 00:00:00+00"},
@@ -261,7 +261,7 @@ def write_marketo(con) -> None:
     write_table(
         con,
         "raw_marketo.lead_company_fields",
-        {"id": "bigint", "company": "varchar", "website": "varchar", "_dlt_load_id": "varchar"},
+        {"id": "bigint", "company": "varchar", "website": "varchar", "_read_at": "timestamptz"},
         COMPANY_FIELDS,
     )
 
