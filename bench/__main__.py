@@ -18,6 +18,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -54,24 +55,40 @@ class Report:
     rows: list[Row] = field(default_factory=list)
 
 
-def bench_marketo(scale: str, persons: int, work: Path) -> list[Row]:
+class Scale:
+    """One scale's data and warehouse, shared by its steps (the marts are built from what the loaders landed)."""
+
+    def __init__(self, name: str, persons: int, page_views: int, work: Path) -> None:
+        from sandbox.people import generate_leads
+        from sandbox.web_events import generate_web_events
+
+        self.name, self.persons, self.page_views = name, persons, page_views
+        self.work = work / name
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+        self.start = self.end - timedelta(days=30)  # one 31-day window: one bulk file, comparable with one read_csv
+        self.db = self.work / "warehouse.duckdb"
+        self.env = {"DUCKDB_PATH": str(self.db), "LOADERS_PIPELINES_DIR": str(self.work / "pipelines")}
+        started = time.monotonic()
+        self.leads = generate_leads(persons, seed=1, start=self.start, end=self.end)
+        self.page_view_frame, self.form_frame = generate_web_events(
+            self.leads, page_views, seed=1, start=self.start, end=self.end
+        )
+        self.generate_seconds = time.monotonic() - started
+
+
+def bench_marketo(sc: Scale) -> list[Row]:
     """The Marketo loader from the emulator's bulk file into DuckDB vs DuckDB's read_csv of that file."""
     from sandbox.marketo import MarketoEmulator
-    from sandbox.people import generate_leads
 
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    start = end - timedelta(days=30)  # one 31-day window: one bulk file, comparable with one read_csv
-    leads = generate_leads(persons, seed=1, start=start, end=end)
-    db = work / f"marketo_{scale}.duckdb"
     env = {
-        "DUCKDB_PATH": str(db),
-        "LOADERS_PIPELINES_DIR": str(work / f"pipelines_{scale}"),
-        "SOURCES__MARKETO__START_DATE": start.isoformat(),
+        **sc.env,
+        "SOURCES__MARKETO__START_DATE": sc.start.isoformat(),
         "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.05",
         "SOURCES__MARKETO__COMPANY_REFRESH_DAYS": "-1",
     }
-    emu_dir = work / f"emu_{scale}"
-    with MarketoEmulator(leads, [], workdir=emu_dir) as emu:
+    emu_dir = sc.work / "emu"
+    with MarketoEmulator(sc.leads, [], workdir=emu_dir) as emu:
         env.update(
             {
                 "SOURCES__MARKETO__BASE_URL": emu.base_url,
@@ -81,33 +98,132 @@ def bench_marketo(scale: str, persons: int, work: Path) -> list[Row]:
         )
         loader = run_measured([sys.executable, "-m", "loaders", "marketo"], env)
         marketo_share = emu.stats.export_write_seconds
-    csv_files = sorted(emu_dir.rglob("*.csv"), key=lambda p: p.stat().st_size)
-    bulk_file = csv_files[-1]
+    bulk_file = sorted(emu_dir.rglob("*.csv"), key=lambda p: p.stat().st_size)[-1]
     sql = (
         f"create table leads as select * from read_csv('{bulk_file}', header=true, nullstr='null', "
         "quote='\"', escape='\"', new_line='\\n', strict_mode=false)"
     )
-    duck = run_measured([sys.executable, "-c", PY_SNIPPET_DUCKDB, str(work / f"csv_{scale}.duckdb"), sql])
+    duck = run_measured([sys.executable, "-c", PY_SNIPPET_DUCKDB, str(sc.work / "baseline.duckdb"), sql])
     duck_seconds = float(duck.output.strip().splitlines()[-1])
     ours = loader.seconds - marketo_share  # the emulator writing the export file is Marketo's time, not ours
     return [
         Row(
-            scale,
-            "marketo loader: bulk file -> DuckDB (process start, API calls, download, verify, parse, type, merge)",
-            persons,
+            sc.name,
+            "marketo loader: bulk file -> DuckDB",
+            sc.persons,
             ours,
-            persons / ours,
+            sc.persons / ours,
             loader.peak_rss_mb,
             "DuckDB read_csv of the same bulk file",
             duck_seconds,
             ours / duck_seconds,
-            f"bulk file {bulk_file.stat().st_size / 1e6:.0f} MB; wall time {loader.seconds:.1f}s includes "
-            f"{marketo_share:.1f}s of the emulator writing the export (Marketo's side), excluded above",
+            f"bulk file {bulk_file.stat().st_size / 1e6:.0f} MB; process wall time {loader.seconds:.1f}s "
+            f"minus {marketo_share:.1f}s of the emulator writing the export (Marketo's side)",
         )
     ]
 
 
-STEPS = {"marketo": bench_marketo}
+def bench_web(sc: Scale) -> list[Row]:
+    """The web loader on gzipped JSONL event files vs DuckDB's read_json of the same files."""
+    from sandbox.web_events import write_event_files
+
+    folder = sc.work / "events"
+    write_event_files(sc.page_view_frame, sc.form_frame, folder, fmt="jsonl", gzip=True)
+    rows = len(sc.page_view_frame) + len(sc.form_frame)
+    loader = run_measured([sys.executable, "-m", "loaders", "web"], {**sc.env, "SOURCES__WEB__BUCKET_URL": str(folder)})
+    sql = (
+        f"create table events as select * from read_json('{folder}/*.jsonl.gz', format='newline_delimited', "
+        "union_by_name=true)"
+    )
+    duck = run_measured([sys.executable, "-c", PY_SNIPPET_DUCKDB, str(sc.work / "baseline.duckdb"), sql])
+    duck_seconds = float(duck.output.strip().splitlines()[-1])
+    return [
+        Row(
+            sc.name,
+            "web loader: JSONL.gz event files -> DuckDB",
+            rows,
+            loader.seconds,
+            rows / loader.seconds,
+            loader.peak_rss_mb,
+            "DuckDB read_json of the same files",
+            duck_seconds,
+            loader.seconds / duck_seconds,
+            f"{len(list(folder.iterdir()))} files",
+        )
+    ]
+
+
+def bench_dbt(sc: Scale) -> list[Row]:
+    """`dbt build` from scratch, then one new day of events (about 1%) loaded and built incrementally."""
+    import numpy as np
+
+    from sandbox.web_events import write_event_files
+
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    cmd = [
+        dbt,
+        "build",
+        "--profiles-dir",
+        str(REPO),
+        "--target-path",
+        str(sc.work / "target"),
+        "--log-path",
+        str(sc.work / "logs"),
+        "--quiet",
+        # a scheduled run: models and data tests; unit tests belong to development and CI (make test)
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    full = run_measured(cmd, sc.env)
+
+    # one more day: about 1% of the events again, from returning visitors, after the last event so far
+    rng = np.random.default_rng(7)
+    last = max(sc.page_view_frame["event_date"].max(), sc.form_frame["event_date"].max())
+    day = []
+    for frame, prefix in ((sc.page_view_frame, "pv-next-"), (sc.form_frame, "fs-next-")):
+        sample = frame.sample(frac=0.01, random_state=7).copy()
+        sample["id"] = [f"{prefix}{i}" for i in range(len(sample))]
+        offsets = np.sort(rng.integers(1, 86_400_000, len(sample)))
+        sample["event_date"] = last + pd_timedelta_ms(offsets)
+        day.append(sample)
+    write_event_files(day[0], day[1], sc.work / "events", fmt="jsonl", gzip=True)
+    run_measured(
+        [sys.executable, "-m", "loaders", "web"], {**sc.env, "SOURCES__WEB__BUCKET_URL": str(sc.work / "events")}
+    )
+    incremental = run_measured(cmd, sc.env)
+    new_rows = len(day[0]) + len(day[1])
+    rows = len(sc.page_view_frame) + len(sc.form_frame)
+    return [
+        Row(
+            sc.name,
+            "dbt build from scratch (models + data tests)",
+            rows,
+            full.seconds,
+            rows / full.seconds,
+            full.peak_rss_mb,
+            note=f"{sc.persons:,} persons, {sc.page_views:,} page views",
+        ),
+        Row(
+            sc.name,
+            "dbt build, incremental, after one new day (~1% events; models + data tests)",
+            new_rows,
+            incremental.seconds,
+            new_rows / incremental.seconds,
+            incremental.peak_rss_mb,
+            "the full build above",
+            full.seconds,
+            incremental.seconds / full.seconds,
+        ),
+    ]
+
+
+def pd_timedelta_ms(values):
+    import pandas as pd
+
+    return pd.to_timedelta(values, unit="ms")
+
+
+STEPS = {"marketo": bench_marketo, "web": bench_web, "dbt": bench_dbt}
 
 
 def machine() -> dict:
@@ -147,7 +263,37 @@ def to_markdown(report: Report) -> str:
             f"{'' if r.ratio is None else f'{r.ratio:.2f}x'} |"
         )
     notes = [f"- {r.scale} / {r.step}: {r.note}" for r in report.rows if r.note]
+    lines += ["", "Goals (issue 6), from the rows above:"] + goals(report.rows)
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def goals(rows: list[Row]) -> list[str]:
+    def find(scale: str, prefix: str) -> Row | None:
+        return next((r for r in rows if r.scale == scale and r.step.startswith(prefix)), None)
+
+    out = []
+    for r in rows:
+        if r.step.startswith(("marketo loader", "web loader")) and r.ratio:
+            out.append(
+                f"- {r.scale} {r.step.split(':')[0]} within 3x of DuckDB: {r.ratio:.2f}x "
+                f"{'met' if r.ratio <= 3 else 'MISSED'}"
+            )
+        if r.step.startswith("dbt build, incremental") and r.ratio:
+            out.append(
+                f"- {r.scale} incremental day <= 10% of full build: {r.ratio:.1%} "
+                f"{'met' if r.ratio <= 0.10 else 'MISSED'}"
+            )
+    small, large = find("small", "dbt build from scratch"), find("large", "dbt build from scratch")
+    if small and large:
+        growth = large.seconds / small.seconds
+        out.append(f"- full build at 10x the data <= 12x the time: {growth:.1f}x {'met' if growth <= 12 else 'MISSED'}")
+    peak = max((r.peak_rss_mb for r in rows if r.scale == "large"), default=None)
+    if peak:
+        out.append(
+            f"- peak memory at 1M persons / 10M page views <= 4 GB: {peak / 1024:.2f} GB "
+            f"{'met' if peak <= 4096 else 'MISSED'}"
+        )
+    return out or ["- (run both scales and all steps to evaluate the goals)"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,13 +311,25 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=REPO / "bench"))
     try:
         for scale in SCALES if args.scale == "all" else [args.scale]:
+            print(
+                f"[bench] {scale}: generating {SCALES[scale]['persons']:,} persons and "
+                f"{SCALES[scale]['page_views']:,} page views ...",
+                flush=True,
+            )
+            data = Scale(scale, SCALES[scale]["persons"], SCALES[scale]["page_views"], work)
+            report.rows.append(
+                Row(
+                    scale,
+                    "sandbox generator (persons + web events, in memory)",
+                    data.persons + data.page_views,
+                    data.generate_seconds,
+                    (data.persons + data.page_views) / data.generate_seconds,
+                    0.0,
+                )
+            )
             for step in args.steps.split(","):
                 print(f"[bench] {scale}: {step} ...", flush=True)
-                rows = (
-                    STEPS[step](scale, SCALES[scale]["persons"], work)
-                    if step == "marketo"
-                    else STEPS[step](scale, SCALES[scale], work)
-                )
+                rows = STEPS[step](data)
                 report.rows.extend(rows)
                 for r in rows:
                     print(
