@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         pipeline.run(source)
     except Exception as exc:
-        cause = exc.__cause__ or exc.__context__
+        # dlt wraps what a resource raises; show our own errors as they are
+        cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, LoaderError):
             cause = cause.__cause__ or cause.__context__
         if isinstance(cause, LoaderError):
