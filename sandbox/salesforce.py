@@ -1,0 +1,367 @@
+"""A wire-compatible Salesforce REST API emulator (the part the Salesforce loader uses).
+
+Endpoints:
+- `POST /services/oauth2/token` — OAuth 2.0 client-credentials flow (form-encoded `grant_type`,
+  `client_id`, `client_secret`) → `access_token`, `instance_url` (= base_url), `token_type`, `issued_at`,
+  `signature`; bad credentials → 400 `{"error": "invalid_client", "error_description": ...}`.
+- `GET /services/data/vNN.0/sobjects/{Object}/describe` → `{"name", "fields": [{name, type, custom,
+  nillable, label}]}`; the fields are the frame's columns (custom ones end in `__c`).
+- `GET /services/data/vNN.0/queryAll?q=SOQL` — the SOQL subset the loader sends:
+  `SELECT f1, f2 FROM Object [WHERE SystemModstamp >|>= <datetime>] [ORDER BY SystemModstamp, Id]`
+  → `{"totalSize", "done", "nextRecordsUrl"?, "records": [{"attributes": {"type", "url"}, ...}]}`;
+  deleted rows are included (`IsDeleted`), as queryAll does.
+- `GET /services/data/vNN.0/query/01g...-2000` — the next page of a query (`nextRecordsUrl`).
+
+Errors use Salesforce's body `[{"message", "errorCode"}]`: unknown field 400 `INVALID_FIELD`, bad SOQL 400
+`MALFORMED_QUERY`, bad or expired token 401 `INVALID_SESSION_ID`, daily limit 403 `REQUEST_LIMIT_EXCEEDED`,
+unknown query locator 400 `INVALID_QUERY_LOCATOR`.
+
+Fault switches: `expire_tokens()`, `fail_next(path_contains, status, error_code, times)`,
+`exceed_request_limit(True|False)`, `cut_connection(path_contains)`.
+Mutations: `upsert(object, rows)`, `delete(object, ids)` — both bump SystemModstamp.
+`stats` counts `token`, `describe`, `query`, `query_more`, `faults`, `requests`, `errors`.
+
+`python -m sandbox.salesforce` serves generated data until interrupted (for the demo).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from sandbox.crm import HttpEmulator, Request, Response
+
+OBJECTS = ("Lead", "Contact", "Account")
+
+_SOQL = re.compile(
+    r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<object>\w+)"
+    r"(?:\s+WHERE\s+SystemModstamp\s*(?P<op>>=|>)\s*(?P<since>\S+))?"
+    r"(?:\s+ORDER\s+BY\s+SystemModstamp(?:\s+ASC)?\s*,\s*Id(?:\s+ASC)?)?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_SOQL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def sf_datetime(value: datetime) -> str:
+    """Salesforce's JSON datetime: millisecond precision, `+0000` offset."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def _field_type(name: str, series: pd.Series) -> str:
+    if name == "Id":
+        return "id"
+    if name.endswith("Id") and name != "Id":
+        return "reference"
+    if name == "Email":
+        return "email"
+    if name == "Website":
+        return "url"
+    if name == "ConvertedDate":
+        return "date"
+    if pd.api.types.is_bool_dtype(series) or name.startswith("Is"):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(series) or name.endswith("Date") or name == "SystemModstamp":
+        return "datetime"
+    if pd.api.types.is_integer_dtype(series):
+        return "int"
+    if pd.api.types.is_float_dtype(series):
+        return "double"
+    return "string"
+
+
+def _python(value: Any) -> Any:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    if value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+class SalesforceEmulator(HttpEmulator):
+    def __init__(
+        self,
+        lead: pd.DataFrame,
+        contact: pd.DataFrame,
+        account: pd.DataFrame,
+        client_id: str = "sandbox-client",
+        client_secret: str = "sandbox-secret",
+        api_version: str = "v61.0",
+        page_size: int = 2000,
+    ) -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.api_version = api_version
+        self.page_size = page_size
+        self._fields: dict[str, dict[str, dict]] = {}
+        self._records: dict[str, dict[str, dict]] = {}
+        for name, frame in zip(OBJECTS, (lead, contact, account), strict=True):
+            self._fields[name] = {
+                col: {
+                    "name": col,
+                    "type": _field_type(col, frame[col]),
+                    "custom": col.endswith("__c"),
+                    "nillable": col not in ("Id", "IsDeleted", "CreatedDate", "SystemModstamp"),
+                    "label": col,
+                }
+                for col in frame.columns
+            }
+            self._records[name] = {}
+            for row in frame.to_dict("records"):
+                record = {k: _python(v) for k, v in row.items()}
+                self._records[name][record["Id"]] = record
+        self._tokens: set[str] = set()
+        self._cursors: dict[str, list[dict]] = {}
+        self._limit_exceeded = False
+
+    # ---------------------------------------------------------------------------------------- switches
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    def exceed_request_limit(self, exceeded: bool = True) -> None:
+        """Every data call answers 403 REQUEST_LIMIT_EXCEEDED until switched off (the daily API limit)."""
+        self._limit_exceeded = exceeded
+
+    def fail_next(
+        self,
+        path_contains: str,
+        status: int = 500,
+        error_code: str = "UNKNOWN_EXCEPTION",
+        times: int = 1,
+        message: str = "An unexpected error occurred. Please try again.",
+    ) -> None:
+        self.fail_with(
+            path_contains, lambda: Response(status, [{"message": message, "errorCode": error_code}]), times
+        )
+
+    # --------------------------------------------------------------------------------------- mutations
+    def upsert(self, sobject: str, rows: list[dict], when: datetime | None = None) -> None:
+        """Insert or update records (by Id); LastModifiedDate and SystemModstamp move to `when` (now)."""
+        when = when or datetime.now(UTC)
+        with self._lock:
+            for row in rows:
+                current = self._records[sobject].get(row["Id"])
+                record = dict(current) if current else {f: None for f in self._fields[sobject]}
+                if not current:
+                    record.update({"CreatedDate": when, "IsDeleted": False})
+                record.update(row)
+                record.update({"LastModifiedDate": when, "SystemModstamp": when})
+                self._records[sobject][row["Id"]] = record
+
+    def delete(self, sobject: str, ids: list[str], when: datetime | None = None) -> None:
+        """To the recycle bin: IsDeleted true, SystemModstamp bumped (queryAll still returns them)."""
+        when = when or datetime.now(UTC)
+        with self._lock:
+            for record_id in ids:
+                self._records[sobject][record_id].update({"IsDeleted": True, "SystemModstamp": when})
+
+    def records(self, sobject: str) -> list[dict]:
+        """The current records of one object (deleted ones included), Python values."""
+        with self._lock:
+            return [dict(r) for r in self._records[sobject].values()]
+
+    # ---------------------------------------------------------------------------------------- routing
+    def route(self, request: Request) -> Response:
+        response = self._route(request)
+        if response.status >= 400:
+            self.stats["errors"] += 1
+        return response
+
+    def _route(self, request: Request) -> Response:
+        if request.path == "/services/oauth2/token" and request.method == "POST":
+            return self._token(request)
+        prefix = f"/services/data/{self.api_version}/"
+        if not request.path.startswith(prefix):
+            return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        auth = request.headers.get("authorization", "")
+        with self._lock:
+            valid = auth.startswith("Bearer ") and auth[7:] in self._tokens
+        if not valid:
+            return self._error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        if self._limit_exceeded:
+            return self._error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        rest = request.path[len(prefix) :]
+        if match := re.fullmatch(r"sobjects/(\w+)/describe/?", rest):
+            return self._describe(match.group(1))
+        if rest.rstrip("/") == "queryAll":
+            return self._query(request.query.get("q", ""))
+        if match := re.fullmatch(r"query/(01g\w+)-(\d+)", rest):
+            return self._query_more(match.group(1), int(match.group(2)))
+        return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> Response:
+        return Response(status, [{"message": message, "errorCode": code}])
+
+    def _token(self, request: Request) -> Response:
+        self.stats["token"] += 1
+        form = request.form()
+        if form.get("grant_type") != "client_credentials":
+            return Response(
+                400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}
+            )
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return Response(
+                400, {"error": "invalid_client", "error_description": "invalid client credentials"}
+            )
+        token = "00D" + secrets.token_urlsafe(24)
+        issued = str(int(time.time() * 1000))
+        signature = base64.b64encode(hashlib.sha256((token + issued).encode()).digest()).decode()
+        with self._lock:
+            self._tokens.add(token)
+        return Response(
+            200,
+            {
+                "access_token": token,
+                "instance_url": self.base_url,
+                "id": f"{self.base_url}/id/00D000000000001/005000000000001",
+                "token_type": "Bearer",
+                "issued_at": issued,
+                "signature": signature,
+            },
+        )
+
+    def _describe(self, sobject: str) -> Response:
+        self.stats["describe"] += 1
+        if sobject not in self._fields:
+            return self._error(404, "NOT_FOUND", f"The requested resource does not exist: {sobject}")
+        return Response(
+            200,
+            {
+                "name": sobject,
+                "custom": False,
+                "queryable": True,
+                "fields": list(self._fields[sobject].values()),
+            },
+        )
+
+    def _query(self, soql: str) -> Response:
+        self.stats["query"] += 1
+        match = _SOQL.match(soql)
+        if not match:
+            return self._error(400, "MALFORMED_QUERY", f"unexpected token in: {soql[:200]}")
+        sobject = match.group("object")
+        if sobject not in self._fields:
+            return self._error(400, "INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
+        fields = [f.strip() for f in match.group("fields").split(",")]
+        for name in fields:
+            if name not in self._fields[sobject]:
+                return self._error(
+                    400,
+                    "INVALID_FIELD",
+                    f"\n{', '.join(fields)[:100]}\n^\nERROR at Row:1:Column:8\n"
+                    f"No such column '{name}' on entity '{sobject}'. If you are attempting to "
+                    "use a custom field, be sure to append the '__c' after the custom field "
+                    "name. Please reference your WSDL or the describe call for the appropriate "
+                    "names.",
+                )
+        since = None
+        if match.group("since"):
+            literal = match.group("since")
+            if not _SOQL_DATETIME.match(literal):
+                return self._error(
+                    400,
+                    "MALFORMED_QUERY",
+                    f"value of filter criterion for field "
+                    f"'SystemModstamp' must be of type dateTime: {literal}",
+                )
+            since = datetime.fromisoformat(literal.replace("Z", "+00:00"))
+        with self._lock:
+            rows = list(self._records[sobject].values())
+        if since is not None:
+            op = match.group("op")
+            rows = [
+                r
+                for r in rows
+                if (r["SystemModstamp"] > since if op == ">" else r["SystemModstamp"] >= since)
+            ]
+        rows.sort(key=lambda r: (r["SystemModstamp"], r["Id"]))
+        snapshot = [self._render(sobject, row, fields) for row in rows]
+        locator = "01g" + secrets.token_hex(6).upper()
+        with self._lock:
+            self._cursors[locator] = snapshot
+        return self._page(locator, 0)
+
+    def _query_more(self, locator: str, offset: int) -> Response:
+        self.stats["query_more"] += 1
+        if locator not in self._cursors:
+            return self._error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._page(locator, offset)
+
+    def _page(self, locator: str, offset: int) -> Response:
+        snapshot = self._cursors[locator]
+        page = snapshot[offset : offset + self.page_size]
+        done = offset + self.page_size >= len(snapshot)
+        body: dict[str, Any] = {"totalSize": len(snapshot), "done": done, "records": page}
+        if not done:
+            body["nextRecordsUrl"] = (
+                f"/services/data/{self.api_version}/query/{locator}-{offset + self.page_size}"
+            )
+        return Response(200, body)
+
+    def _render(self, sobject: str, row: dict, fields: list[str]) -> dict:
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": sobject,
+                "url": f"/services/data/{self.api_version}/sobjects/{sobject}/{row['Id']}",
+            }
+        }
+        for name in fields:
+            value = row.get(name)
+            if isinstance(value, datetime):
+                value = sf_datetime(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            out[name] = value
+        return out
+
+
+def main() -> None:
+    """Serve generated CRM data for the demo: `python -m sandbox.salesforce [n_persons]`."""
+    import sys
+
+    from sandbox.crm import generate_crm
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    persons = pd.DataFrame(
+        {
+            "id": range(1, n + 1),
+            "email": [f"p{i}@example{i % 40}.com" for i in range(1, n + 1)],
+            "company": [f"Example {i % 40}" for i in range(1, n + 1)],
+            "website": [f"https://example{i % 40}.com" for i in range(1, n + 1)],
+            "createdAt": [now - timedelta(days=i % 700) for i in range(1, n + 1)],
+            "updatedAt": [now - timedelta(days=i % 300) for i in range(1, n + 1)],
+            "sfdcType": ["Lead" if i % 3 else "Contact" for i in range(1, n + 1)],
+            "sfdcLeadId": [f"00Q{i:015d}" if i % 3 else None for i in range(1, n + 1)],
+            "sfdcContactId": [None if i % 3 else f"003{i:015d}" for i in range(1, n + 1)],
+            "sfdcAccountId": [None if i % 3 else f"001{i % 40:015d}" for i in range(1, n + 1)],
+        }
+    )
+    crm = generate_crm(persons)
+    with SalesforceEmulator(crm["sf_lead"], crm["sf_contact"], crm["sf_account"]) as emulator:
+        print(
+            f"Salesforce emulator on {emulator.base_url} (client sandbox-client / sandbox-secret)", flush=True
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
