@@ -6,7 +6,8 @@
 4. run `dbt build`,
 5. print what landed and a query to try.
 
-Env: DEMO_PERSONS (default 5000), DEMO_PAGE_VIEWS (default 20 per person), DEMO_SEED (default 42), DUCKDB_PATH (default warehouse.duckdb at the
+Env: DEMO_PERSONS (default 5000), DEMO_PAGE_VIEWS (default 20 per person), DEMO_SEED (default 42),
+DUCKDB_PATH (default warehouse.duckdb at the
 repo root; the demo starts that default file afresh, but never deletes a file you named yourself).
 """
 
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,8 +40,11 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 
 
 def main() -> int:
+    from sandbox.crm import generate_crm
+    from sandbox.dynamics import DynamicsEmulator
     from sandbox.marketo import MarketoEmulator
     from sandbox.people import generate_deleted, generate_leads
+    from sandbox.salesforce import SalesforceEmulator
     from sandbox.web_events import generate_web_events, write_event_files
 
     persons = int(os.environ.get("DEMO_PERSONS", "5000"))
@@ -55,7 +60,15 @@ def main() -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=180)
     step(f"generating {persons:,} sandbox Marketo persons (seed {seed})")
-    leads = generate_leads(persons, seed=seed, start=start, end=now - timedelta(hours=1))
+    # one Marketo instance usually syncs with one CRM; the demo shows both: 60% of the persons come from a
+    # Salesforce-synced population, 40% from a Dynamics-synced one
+    sf_part = generate_leads(persons * 3 // 5, seed=seed, start=start, end=now - timedelta(hours=1))
+    dyn_part = generate_leads(
+        persons - len(sf_part), seed=seed + 1, start=start, end=now - timedelta(hours=1), with_dynamics=True
+    )
+    dyn_part["id"] += 10_000_000
+    dyn_part["email"] = dyn_part["email"].str.replace("@", ".d@", n=1, regex=False)
+    leads = pd.concat([sf_part, dyn_part], ignore_index=True)
     deleted = generate_deleted(leads, fraction=0.02, seed=seed)
 
     env = {
@@ -77,6 +90,29 @@ def main() -> int:
             }
         )
         run([sys.executable, "-m", "loaders", "marketo"], env)
+
+    crm = generate_crm(leads, seed=seed)
+    with SalesforceEmulator(crm["sf_lead"], crm["sf_contact"], crm["sf_account"]) as salesforce:
+        step(f"Salesforce emulator on {salesforce.base_url}; loading with `python -m loaders salesforce`")
+        env.update(
+            {
+                "SOURCES__SALESFORCE__BASE_URL": salesforce.base_url,
+                "SOURCES__SALESFORCE__CLIENT_ID": salesforce.client_id,
+                "SOURCES__SALESFORCE__CLIENT_SECRET": salesforce.client_secret,
+            }
+        )
+        run([sys.executable, "-m", "loaders", "salesforce"], env)
+    with DynamicsEmulator(crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"]) as dynamics:
+        step(f"Dynamics 365 emulator on {dynamics.base_url}; loading with `python -m loaders dynamics`")
+        env.update(
+            {
+                "SOURCES__DYNAMICS__BASE_URL": dynamics.base_url,
+                "SOURCES__DYNAMICS__TOKEN_URL": dynamics.token_url,
+                "SOURCES__DYNAMICS__CLIENT_ID": dynamics.client_id,
+                "SOURCES__DYNAMICS__CLIENT_SECRET": dynamics.client_secret,
+            }
+        )
+        run([sys.executable, "-m", "loaders", "dynamics"], env)
 
     step(
         f"generating {page_views:,} web page views + form fills for those persons; loading with `python -m loaders web`"
@@ -103,6 +139,7 @@ def summarize(db: Path) -> None:
 
         step("what landed")
         print(f"    Marketo persons loaded:   {one('select count(*) from raw_marketo.leads'):>8,}")
+        print(f"    CRM persons loaded:       {one('select count(*) from main.int_crm_persons_unioned'):>8,}")
         deleted = one(
             "select count(*) from (select id from main.biz_leads where is_deleted "
             "union all select id from main.biz_contacts where is_deleted)"
@@ -112,6 +149,14 @@ def summarize(db: Path) -> None:
             f"    biz_leads / biz_contacts: {one('select count(*) from main.biz_leads'):>8,} / "
             f"{one('select count(*) from main.biz_contacts'):,}"
         )
+        print("    persons by source_system (duplicates = Marketo persons the CRM sync also carries, B5):")
+        print(f"      {'source_system':<14} {'persons':>8} {'duplicates':>11} {'deleted':>8}")
+        for system, n, dups, dels in con.execute(
+            "select source_system, count(*), count(*) filter (where is_duplicate), count(*) filter (where is_deleted) "
+            "from (select source_system, is_duplicate, is_deleted from main.biz_leads "
+            "union all select source_system, is_duplicate, is_deleted from main.biz_contacts) group by 1 order by 1"
+        ).fetchall():
+            print(f"      {system:<14} {n:>8,} {dups:>11,} {dels:>8,}")
         print("    persons by status (bizible_stage):")
         for stage, n in con.sql(
             "select coalesce(bizible_stage, '(none)'), count(*) from main.biz_leads group by 1 order by 2 desc"
