@@ -184,7 +184,7 @@ def generate_web_events(
 
     # Cookies per form-filling person: mostly one, some two or three (each extra one linked by a form).
     n_cookies = 1 + rng.choice(3, size=n_formers, p=[0.82, 0.14, 0.04])
-    cookie_base = np.concatenate(([0], np.cumsum(n_cookies)[:-1]))
+    cookie_base = np.cumsum(n_cookies) - n_cookies
     n_person_cookies = int(n_cookies.sum())
 
     # Session budget: ~60% of page views for persons' visitors, ~3 pages per session.
@@ -380,7 +380,7 @@ def _materialize(
     # Page gaps: mostly seconds to a minute or two, sometimes up to 25 minutes, never 30 within a session.
     total = int(n_pages.sum())
     session_of_page = np.repeat(np.arange(n_sessions), n_pages)
-    first_page = np.concatenate(([0], np.cumsum(n_pages)[:-1]))
+    first_page = np.cumsum(n_pages) - n_pages
     gap_kind = rng.choice(3, size=total, p=[0.7, 0.25, 0.05])
     gap = np.select(
         [gap_kind == 0, gap_kind == 1],
