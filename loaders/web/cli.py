@@ -70,7 +70,20 @@ def run(args: argparse.Namespace) -> int:
     pipeline = make_pipeline(PIPELINE_NAME, DATASET, args.destination, args.pipelines_dir)
     started = time.monotonic()
     try:
-        pipeline.run(source)
+        # pipeline.run's steps one by one, so a long load says which phase it is in.
+        if pipeline.has_pending_data:
+            progress.say("finishing the load a previous run left pending")
+            pipeline.normalize()
+            pipeline.load()
+        pipeline.extract(source)
+        progress.tick(
+            f"{stats.files_read} files, {stats.total_events:,} events, {stats.rejected:,} rejected",
+            force=True,
+        )
+        if stats.files_read:
+            progress.say(f"normalizing and loading {stats.total_events:,} events into {DATASET}")
+        pipeline.normalize()
+        pipeline.load()
     except PipelineStepFailed as exc:
         if isinstance(exc.exception, LoaderError):
             raise exc.exception from exc
@@ -78,9 +91,6 @@ def run(args: argparse.Namespace) -> int:
             f"web load failed at step {exc.step}: {exc.exception}; fix the cause and run the "
             "same command again (files not loaded are read again)"
         ) from exc
-    progress.tick(
-        f"{stats.files_read} files, {stats.total_events:,} events, {stats.rejected:,} rejected", force=True
-    )
     print(_summary(stats, time.monotonic() - started))
     return 0
 
