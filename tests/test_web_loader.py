@@ -55,8 +55,10 @@ def events() -> tuple[pd.DataFrame, pd.DataFrame]:
         ("parquet", False, False),
     ],
 )
-def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, fmt, gz, per_day):
+def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, monkeypatch, fmt, gz, per_day):
     page_views, form_submits = events
+    # Small batches, so batches fill up in the middle of dlt's pages of files too.
+    monkeypatch.setenv("SOURCES__WEB__BATCH_ROWS", "50")
     paths = write_event_files(
         page_views, form_submits, tmp_path / "events", fmt=fmt, gzip=gz, files_per_day=per_day
     )
