@@ -1,8 +1,9 @@
 """Web tracking events from files in a folder or bucket -> raw_web.page_views, raw_web.form_submits.
 
-Reads JSONL (`.jsonl`, `.ndjson`, `.json`), CSV and Parquet files, gzip or not (`.jsonl.gz`, `.csv.gz`, or
-any file starting with gzip's magic bytes), through dlt's filesystem source. Only files modified since the
-last run are listed (incremental on `modification_date`); events merge on `id`, so a re-delivered or
+Reads newline-delimited JSON (`.jsonl`, `.ndjson`, `.json`), CSV with a header line, and Parquet files,
+gzip or not (`.jsonl.gz`, `.csv.gz`, or any file starting with gzip's magic bytes), through dlt's
+filesystem source. Other files are skipped and named in the summary. Only files modified since the last
+run are listed (incremental on `modification_date`); events merge on `id`, so a re-delivered or
 re-written file adds nothing.
 
 Event type: the record's `event_type` (`page_view` / `form_submit`; `page_views`, `form_submits`,
@@ -20,7 +21,8 @@ naming the field, `raw` = the original line) and the rest of the file loads. Rej
 Config (env vars, or the same keys under [sources.web] in .dlt/config.toml / .dlt/secrets.toml):
     SOURCES__WEB__BUCKET_URL    folder path, file:// URL, or s3:// gs:// az:// (abfss://) URL; required
     SOURCES__WEB__FILE_GLOB     glob below the bucket URL (default `**/*`: every file, recursively)
-    SOURCES__WEB__BLOCK_MB      text read per parse block, in MB (default 64; memory ~ 10x this)
+    SOURCES__WEB__BLOCK_MB      decompressed text parsed at once, in MB (default 64)
+    SOURCES__WEB__BATCH_ROWS    events gathered per table before handing them to dlt (default 500000)
     SOURCES__WEB__CREDENTIALS__...   bucket credentials, dlt's filesystem names, e.g.
         s3:  ...__AWS_ACCESS_KEY_ID, ...__AWS_SECRET_ACCESS_KEY, ...__REGION_NAME, ...__ENDPOINT_URL
         gs:  ...__PROJECT_ID, ...__CLIENT_EMAIL, ...__PRIVATE_KEY
