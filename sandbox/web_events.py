@@ -184,7 +184,7 @@ def generate_web_events(
 
     # Cookies per form-filling person: mostly one, some two or three (each extra one linked by a form).
     n_cookies = 1 + rng.choice(3, size=n_formers, p=[0.82, 0.14, 0.04])
-    cookie_base = np.concatenate(([0], np.cumsum(n_cookies)[:-1]))
+    cookie_base = np.cumsum(n_cookies) - n_cookies
     n_person_cookies = int(n_cookies.sum())
 
     # Session budget: ~60% of page views for persons' visitors, ~3 pages per session.
@@ -199,7 +199,6 @@ def generate_web_events(
     # First form session, on the person's first cookie.
     sessions.append(
         _SessionSpec(
-            owner=formers,
             cookie=cookie_base,
             start=first_form[formers] - rng.integers(30_000, 10 * MINUTE, n_formers),
             form_person=formers,
@@ -210,7 +209,6 @@ def generate_web_events(
     owner_b = np.repeat(np.arange(n_formers), n_before)
     sessions.append(
         _SessionSpec(
-            owner=formers[owner_b],
             cookie=cookie_base[owner_b],
             start=first_form[formers[owner_b]] - rng.integers(HOUR, 60 * DAY, len(owner_b)),
             form_person=np.full(len(owner_b), -1),
@@ -221,7 +219,6 @@ def generate_web_events(
     again = rng.random(len(owner_a)) < 0.25
     sessions.append(
         _SessionSpec(
-            owner=formers[owner_a],
             cookie=cookie_base[owner_a] + (rng.random(len(owner_a)) * n_cookies[owner_a]).astype(np.int64),
             start=first_form[formers[owner_a]] + rng.integers(HOUR, 120 * DAY, len(owner_a)),
             form_person=np.where(again, formers[owner_a], -1),
@@ -231,7 +228,6 @@ def generate_web_events(
     extra_cookie = _extra_cookie_ids(cookie_base, n_cookies)
     sessions.append(
         _SessionSpec(
-            owner=formers[extra_cookie_owner],
             cookie=extra_cookie,
             start=first_form[formers[extra_cookie_owner]]
             + rng.integers(DAY, 90 * DAY, len(extra_cookie_owner)),
@@ -246,7 +242,6 @@ def generate_web_events(
             [
                 known,
                 _SessionSpec(
-                    owner=formers[1:2],
                     cookie=cookie_base[0:1],
                     start=first_form[formers[0:1]] + 2 * DAY,
                     form_person=formers[1:2],
@@ -269,7 +264,6 @@ def generate_web_events(
     n_anon_sessions = len(pages_anon)
     n_anon_cookies = max(1, int(n_anon_sessions / 1.8))
     anon = _SessionSpec(
-        owner=np.full(n_anon_sessions, -1),
         cookie=n_person_cookies + rng.integers(0, n_anon_cookies, n_anon_sessions),
         start=rng.integers(window_start, window_end, n_anon_sessions),
         form_person=np.full(n_anon_sessions, -1),
@@ -286,13 +280,11 @@ class _SessionSpec:
 
     def __init__(
         self,
-        owner: np.ndarray,
         cookie: np.ndarray,
         start: np.ndarray,
         form_person: np.ndarray,
         ends_at: np.ndarray | None = None,
     ) -> None:
-        self.owner = np.asarray(owner, dtype=np.int64)
         self.cookie = np.asarray(cookie, dtype=np.int64)
         self.start = np.asarray(start, dtype=np.int64)
         self.form_person = np.asarray(form_person, dtype=np.int64)
@@ -306,7 +298,7 @@ class _SessionSpec:
         return _SessionSpec(
             *(
                 np.concatenate([getattr(p, f) for p in parts])
-                for f in ("owner", "cookie", "start", "form_person", "ends_at")
+                for f in ("cookie", "start", "form_person", "ends_at")
             )
         )
 
@@ -380,7 +372,7 @@ def _materialize(
     # Page gaps: mostly seconds to a minute or two, sometimes up to 25 minutes, never 30 within a session.
     total = int(n_pages.sum())
     session_of_page = np.repeat(np.arange(n_sessions), n_pages)
-    first_page = np.concatenate(([0], np.cumsum(n_pages)[:-1]))
+    first_page = np.cumsum(n_pages) - n_pages
     gap_kind = rng.choice(3, size=total, p=[0.7, 0.25, 0.05])
     gap = np.select(
         [gap_kind == 0, gap_kind == 1],

@@ -146,3 +146,16 @@ def test_write_event_files_names_and_records(tmp_path):
     assert len(pd.read_csv(tmp_path / "single" / "page_views.csv")) == len(page_views)
     parquet = write_event_files(page_views, form_submits, tmp_path / "pq", fmt="parquet", files_per_day=False)
     assert pd.read_parquet(parquet[0])["event_type"].eq("page_view").all()
+
+
+def test_no_usable_person_gives_anonymous_traffic_only():
+    persons = pd.DataFrame(
+        {"email": [None, "not-an-email"], "createdAt": pd.to_datetime(["2024-05-01"] * 2, utc=True)}
+    )
+    page_views, form_submits = generate_web_events(persons, 500, seed=1, start="2024-01-01", end="2024-02-01")
+    assert len(page_views) == 500 and form_submits.empty
+    assert (
+        page_views["event_date"]
+        .between(pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-02-02", tz="UTC"))
+        .all()
+    )

@@ -55,8 +55,10 @@ def events() -> tuple[pd.DataFrame, pd.DataFrame]:
         ("parquet", False, False),
     ],
 )
-def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, fmt, gz, per_day):
+def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, monkeypatch, fmt, gz, per_day):
     page_views, form_submits = events
+    # Small batches, so batches fill up in the middle of dlt's pages of files too.
+    monkeypatch.setenv("SOURCES__WEB__BATCH_ROWS", "50")
     paths = write_event_files(
         page_views, form_submits, tmp_path / "events", fmt=fmt, gzip=gz, files_per_day=per_day
     )
@@ -292,3 +294,22 @@ def test_missing_credentials_and_missing_folder_are_clean_errors(warehouse, tmp_
     assert "does not exist" in capsys.readouterr().err
     assert main(["web", "--bucket-url", "s3://some-bucket/events"]) == 2
     assert "SOURCES__WEB__CREDENTIALS__AWS_ACCESS_KEY_ID" in capsys.readouterr().err
+
+
+def test_file_glob_flag_selects_files(warehouse, tmp_path, capsys):
+    folder = tmp_path / "events"
+    (folder / "2024" / "03").mkdir(parents=True)
+    row = "id,cookie_id,event_date\n{},c,2024-03-01T10:00:00Z\n"
+    (folder / "2024" / "03" / "page_views_a.csv").write_text(row.format("a"))
+    (folder / "page_views_b.csv").write_text(row.format("b"))
+    (folder / "2024" / "03" / "page_views_c.jsonl").write_text(
+        '{"id": "c", "cookie_id": "c", "event_date": 0}\n'
+    )
+
+    assert run_web(folder, "--file-glob", "**/*.csv") == 0
+
+    assert "2 files read" in capsys.readouterr().out
+    assert query(warehouse, "select id, _file_name from raw_web.page_views order by id") == [
+        ("a", "2024/03/page_views_a.csv"),
+        ("b", "page_views_b.csv"),
+    ]

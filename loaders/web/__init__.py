@@ -1,8 +1,9 @@
 """Web tracking events from files in a folder or bucket -> raw_web.page_views, raw_web.form_submits.
 
-Reads JSONL (`.jsonl`, `.ndjson`, `.json`), CSV and Parquet files, gzip or not (`.jsonl.gz`, `.csv.gz`, or
-any file starting with gzip's magic bytes), through dlt's filesystem source. Only files modified since the
-last run are listed (incremental on `modification_date`); events merge on `id`, so a re-delivered or
+Reads newline-delimited JSON (`.jsonl`, `.ndjson`, `.json`), CSV with a header line, and Parquet files,
+gzip or not (`.jsonl.gz`, `.csv.gz`, or any file starting with gzip's magic bytes), through dlt's
+filesystem source. Other files are skipped and named in the summary. Only files modified since the last
+run are listed (incremental on `modification_date`); events merge on `id`, so a re-delivered or
 re-written file adds nothing.
 
 Event type: the record's `event_type` (`page_view` / `form_submit`; `page_views`, `form_submits`,
@@ -20,7 +21,8 @@ naming the field, `raw` = the original line) and the rest of the file loads. Rej
 Config (env vars, or the same keys under [sources.web] in .dlt/config.toml / .dlt/secrets.toml):
     SOURCES__WEB__BUCKET_URL    folder path, file:// URL, or s3:// gs:// az:// (abfss://) URL; required
     SOURCES__WEB__FILE_GLOB     glob below the bucket URL (default `**/*`: every file, recursively)
-    SOURCES__WEB__BLOCK_MB      text read per parse block, in MB (default 64; memory ~ 10x this)
+    SOURCES__WEB__BLOCK_MB      decompressed text parsed at once, in MB (default 64)
+    SOURCES__WEB__BATCH_ROWS    events gathered per table before handing them to dlt (default 500000)
     SOURCES__WEB__CREDENTIALS__...   bucket credentials, dlt's filesystem names, e.g.
         s3:  ...__AWS_ACCESS_KEY_ID, ...__AWS_SECRET_ACCESS_KEY, ...__REGION_NAME, ...__ENDPOINT_URL
         gs:  ...__PROJECT_ID, ...__CLIENT_EMAIL, ...__PRIVATE_KEY
@@ -109,6 +111,7 @@ def web_source(
     bucket_url: str = dlt.config.value,
     file_glob: str = "**/*",
     block_mb: int = 64,
+    batch_rows: int = 500_000,
     stats: WebLoadStats | None = None,
     progress: Progress | None = None,
 ) -> DltResource:
@@ -164,49 +167,53 @@ def web_source(
                         )
         yield from batches.flush()
 
-    batches = _Batcher(stats)
+    batches = _Batcher(stats, batch_rows)
     return files | events
 
 
 class _Batcher:
     """Gathers the tables of small files into batches of ~`rows` rows: dlt's per-item cost (schema
     inference, hints) is fixed, so a daily file of a few thousand events would otherwise cost more in dlt
-    than in parsing."""
+    than in parsing.
 
-    def __init__(self, stats: WebLoadStats, rows: int = 500_000) -> None:
+    dlt calls the transformer once per page of files and may interleave those generators, so pending
+    tables are taken (and the list replaced) before a batch is yielded, never cleared after the yield:
+    a table added while the batch is with dlt would otherwise be dropped.
+    """
+
+    def __init__(self, stats: WebLoadStats, rows: int) -> None:
         self.stats = stats
-        self.rows = rows
+        self.rows = max(1, rows)
         self.pending: dict[str, list[pa.Table]] = {t: [] for t in TABLE_COLUMNS}
         self.pending_rows: Counter[str] = Counter()
         self.rejected: list[dict[str, Any]] = []
 
     def add(self, block: Block) -> Iterator[Any]:
         self.stats.ignored_columns |= block.ignored_columns
+        self.stats.rejected += len(block.rejected)
+        self.rejected.extend(block.rejected)
         for table_name, table in block.tables.items():
             self.stats.events[table_name] += table.num_rows
             self.pending[table_name].append(table)
             self.pending_rows[table_name] += table.num_rows
             if self.pending_rows[table_name] >= self.rows:
                 yield from self._flush_table(table_name)
-        self.stats.rejected += len(block.rejected)
-        self.rejected.extend(block.rejected)
 
     def flush(self) -> Iterator[Any]:
         for table_name in TABLE_COLUMNS:
             yield from self._flush_table(table_name)
+        rejected, self.rejected = self.rejected, []
         # Written even when empty (once files were read) so raw_web.rejected_events always exists for dbt.
-        if self.rejected or self.stats.files_read:
-            table = pa.Table.from_pylist(self.rejected, schema=_REJECTED_SCHEMA)
+        if rejected or self.stats.files_read:
+            table = pa.Table.from_pylist(rejected, schema=_REJECTED_SCHEMA)
             yield dlt.mark.with_hints(
                 table, dlt.mark.make_hints(**_REJECTED_HINTS), create_table_variant=True
             )
-            self.rejected = []
 
     def _flush_table(self, table_name: str) -> Iterator[Any]:
-        tables = self.pending[table_name]
+        tables, self.pending[table_name] = self.pending[table_name], []
+        self.pending_rows[table_name] = 0
         if tables:
             yield dlt.mark.with_hints(
                 pa.concat_tables(tables), _event_hints(table_name), create_table_variant=True
             )
-        self.pending[table_name] = []
-        self.pending_rows[table_name] = 0
