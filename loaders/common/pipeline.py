@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -31,7 +32,15 @@ def make_pipeline(
     destination: None means DuckDB at duckdb_path(); any other dlt destination name uses dlt's own
     config for it (DESTINATION__SNOWFLAKE__CREDENTIALS, ...).
     """
-    dest = dlt.destinations.duckdb(credentials=str(duckdb_path())) if destination in (None, "duckdb") else destination
+    if destination in (None, "duckdb"):
+        # DuckDB would take up to 80% of RAM for a large merge; cap it (it spills to disk beyond the cap)
+        os.environ.setdefault(
+            "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
+            json.dumps({"memory_limit": os.environ.get("DUCKDB_MEMORY_LIMIT", "2GB")}),
+        )
+        dest = dlt.destinations.duckdb(credentials=str(duckdb_path()))
+    else:
+        dest = destination
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=dest,

@@ -15,6 +15,21 @@
     incremental_strategy='delete+insert',
     unique_key='cookie_id',
     on_schema_change='append_new_columns',
+    post_hook=[
+        "{% if is_incremental() %}
+        -- an event re-delivered under another cookie was written again under its new cookie in this run;
+        -- its row under the old cookie (which may have no events left, so nothing replaced it) goes
+        delete from {{ this }}
+        where _processed_at < {{ processed_at() }}
+            and exists (
+                select 1
+                from {{ this }} as rewritten
+                where rewritten._processed_at = {{ processed_at() }}
+                    and rewritten.event_type = {{ this }}.event_type
+                    and rewritten.event_id = {{ this }}.event_id
+            )
+        {% endif %}"
+    ],
 ) }}
 
 with
@@ -102,11 +117,22 @@ new_loads as (
         )
 ),
 
-touched_cookies as (
-    select distinct events_usable.cookie_id
+new_events as (
+    select events_usable.*
     from events_usable
     inner join new_loads
         on events_usable._dlt_load_id = new_loads.load_id
+),
+
+touched_cookies as (
+    select cookie_id from new_events
+    union
+    -- an event re-delivered under another cookie: its old cookie is rebuilt too, so the event leaves it
+    select stored.cookie_id
+    from {{ this }} as stored
+    inner join new_events
+        on stored.event_type = new_events.event_type
+        and stored.event_id = new_events.event_id
 ),
 
 -- the whole history of each touched cookie, so a session spanning the previous run's boundary is rebuilt
