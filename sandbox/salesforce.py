@@ -20,8 +20,6 @@ Fault switches: `expire_tokens()`, `fail_next(path_contains, status, error_code,
 `exceed_request_limit(True|False)`, `cut_connection(path_contains)`.
 Mutations: `upsert(object, rows)`, `delete(object, ids)` — both bump SystemModstamp.
 `stats` counts `token`, `describe`, `query`, `query_more`, `faults`, `requests`, `errors`.
-
-`python -m sandbox.salesforce` serves generated data until interrupted (for the demo).
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ import hashlib
 import re
 import secrets
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -327,41 +325,3 @@ class SalesforceEmulator(HttpEmulator):
                 value = value.isoformat()
             out[name] = value
         return out
-
-
-def main() -> None:
-    """Serve generated CRM data for the demo: `python -m sandbox.salesforce [n_persons]`."""
-    import sys
-
-    from sandbox.crm import generate_crm
-
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    now = pd.Timestamp.now(tz="UTC").floor("s")
-    persons = pd.DataFrame(
-        {
-            "id": range(1, n + 1),
-            "email": [f"p{i}@example{i % 40}.com" for i in range(1, n + 1)],
-            "company": [f"Example {i % 40}" for i in range(1, n + 1)],
-            "website": [f"https://example{i % 40}.com" for i in range(1, n + 1)],
-            "createdAt": [now - timedelta(days=i % 700) for i in range(1, n + 1)],
-            "updatedAt": [now - timedelta(days=i % 300) for i in range(1, n + 1)],
-            "sfdcType": ["Lead" if i % 3 else "Contact" for i in range(1, n + 1)],
-            "sfdcLeadId": [f"00Q{i:015d}" if i % 3 else None for i in range(1, n + 1)],
-            "sfdcContactId": [None if i % 3 else f"003{i:015d}" for i in range(1, n + 1)],
-            "sfdcAccountId": [None if i % 3 else f"001{i % 40:015d}" for i in range(1, n + 1)],
-        }
-    )
-    crm = generate_crm(persons)
-    with SalesforceEmulator(crm["sf_lead"], crm["sf_contact"], crm["sf_account"]) as emulator:
-        print(
-            f"Salesforce emulator on {emulator.base_url} (client sandbox-client / sandbox-secret)", flush=True
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-
-
-if __name__ == "__main__":
-    main()
