@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from loaders.__main__ import main
-from sandbox.crm import generate_crm
+from sandbox.crm import Response, generate_crm
 from sandbox.salesforce import SalesforceEmulator
 from tests.support import query
 
@@ -190,9 +190,23 @@ def test_custom_fields_on_request(emulator, warehouse, monkeypatch):
 
 
 def test_expired_token_mid_run_is_refreshed(emulator, warehouse):
-    emulator.fail_next("/query/01g", 401, "INVALID_SESSION_ID", message="Session expired or invalid")
+    def expire() -> Response:
+        emulator.expire_tokens()
+        return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+
+    emulator.fail_with("/query/01g", expire)
     assert main(["salesforce"]) == 0
     assert emulator.stats["token"] == 2
+    assert_matches(emulator, warehouse)
+
+
+def test_persistent_error_keeps_pages_read_and_the_next_run_resumes(emulator, warehouse, capsys):
+    emulator.fail_next("/query/01g", 500, "UNKNOWN_EXCEPTION", times=1000)
+    assert main(["salesforce"]) == 2
+    assert "What was read before the error is loaded" in capsys.readouterr().err
+    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(40,)]
+    emulator.clear_faults()
+    assert main(["salesforce"]) == 0
     assert_matches(emulator, warehouse)
 
 

@@ -87,7 +87,13 @@ class LoadReport:
     rows: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
+    # a reason to stop early; pages read before it are kept, so the next run resumes after them
     stopped: str | None = None
+    failed: LoaderError | None = None
+
+    @property
+    def halted(self) -> bool:
+        return self.stopped is not None or self.failed is not None
 
 
 def parse_start_date(value: str | None) -> datetime | None:
@@ -172,7 +178,7 @@ def changed_rows(
     modifiedon: dlt.sources.incremental[datetime] = dlt.sources.incremental("modifiedon"),  # noqa: B008
 ) -> Iterator[Any]:
     """Rows modified since the last run, oldest first (a clean stop keeps a resumable prefix)."""
-    if report.stopped:
+    if report.halted:
         return
     key = PRIMARY_KEYS[entity]
     params = {"$select": ",".join(COLUMNS[entity]), "$orderby": f"modifiedon asc,{key} asc"}
@@ -195,13 +201,16 @@ def changed_rows(
             yield dlt.mark.with_hints(rows, hints, create_table_variant=True)
     except Throttled as exc:
         report.stopped = _throttled_message(entity, exc)
+    except LoaderError as exc:
+        # the pages already yielded are a prefix in modifiedon order: keep them, fail after the load
+        report.failed = exc
 
 
 def deleted_rows(
     client: DynamicsClient, entity: str, report: LoadReport, progress: Progress
 ) -> Iterator[Any]:
     """Loaded rows whose id Dataverse no longer lists, written again with is_deleted = true."""
-    if report.stopped:
+    if report.halted:
         return
     key = PRIMARY_KEYS[entity]
     loaded = _loaded_live_ids(entity, key)
@@ -213,6 +222,9 @@ def deleted_rows(
             live.update(str(row[key]).lower() for row in page)
     except Throttled as exc:
         report.stopped = _throttled_message(entity, exc)
+        return
+    except LoaderError as exc:
+        report.failed = exc
         return
     gone = [i for i in loaded if i.lower() not in live]
     if not gone:
