@@ -213,11 +213,11 @@ def deleted_rows(
     if report.halted:
         return
     key = PRIMARY_KEYS[entity]
-    loaded = _loaded_live_ids(entity, key)
-    if not loaded:
-        return
     live: set[str] = set()
     try:
+        loaded = _loaded_live_ids(entity, key)
+        if not loaded:
+            return
         for page in client.pages(entity, {"$select": key}, ID_PAGE_SIZE):
             live.update(str(row[key]).lower() for row in page)
     except Throttled as exc:
@@ -241,7 +241,15 @@ def _loaded_live_ids(entity: str, key: str) -> list[str]:
     """Ids already in the destination and not flagged deleted; none before the first load."""
     pipeline = dlt.current.pipeline()
     try:
-        with pipeline.sql_client() as sql:
+        client = pipeline.sql_client()
+    except Exception as exc:  # a destination that cannot be queried back (filesystem, ...)
+        raise LoaderError(
+            "detecting Dynamics deletes reads the loaded ids back, which "
+            f"{pipeline.destination.destination_name} cannot do; "
+            "set SOURCES__DYNAMICS__DETECT_DELETES=false for this destination"
+        ) from exc
+    try:
+        with client as sql:
             table = sql.make_qualified_table_name(entity)
             rows = sql.execute_sql(f"select {key} from {table} where is_deleted is not true")
     except DatabaseUndefinedRelation:
