@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -10,7 +14,7 @@ import pytest
 from loaders.__main__ import main
 from sandbox.crm import Response, generate_crm
 from sandbox.salesforce import SalesforceEmulator
-from tests.support import query
+from tests.support import REPO, query
 
 SECRET = "s3cr3t-value-never-logged"
 COLUMNS = {
@@ -254,3 +258,32 @@ def test_bad_credentials_and_missing_config_are_clear_errors(emulator, warehouse
     monkeypatch.delenv("SOURCES__SALESFORCE__BASE_URL")
     assert main(["salesforce"]) == 2
     assert "SOURCES__SALESFORCE__BASE_URL" in capsys.readouterr().err
+
+
+def test_killed_run_resumes(emulator, warehouse):
+    """A run killed mid-extract (SIGKILL, no chance to clean up) leaves state the next run completes from."""
+    assert main(["salesforce", "--objects", "Account"]) == 0
+    release = threading.Event()
+
+    def hang() -> Response:
+        release.wait(30)
+        return Response(500, [{"message": "late", "errorCode": "UNKNOWN_EXCEPTION"}])
+
+    emulator.fail_with("/query/01g", hang)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loaders", "salesforce"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while emulator.stats["faults"] == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert emulator.stats["faults"] == 1, "the run never reached the second page"
+    finally:
+        proc.kill()
+        proc.wait()
+        release.set()
+    assert main(["salesforce"]) == 0
+    assert_matches(emulator, warehouse)
