@@ -10,7 +10,8 @@ Endpoints:
   `SELECT f1, f2 FROM Object [WHERE SystemModstamp >|>= <datetime>] [ORDER BY SystemModstamp, Id]`
   → `{"totalSize", "done", "nextRecordsUrl"?, "records": [{"attributes": {"type", "url"}, ...}]}`;
   deleted rows are included (`IsDeleted`), as queryAll does.
-- `GET /services/data/vNN.0/query/01g...-2000` — the next page of a query (`nextRecordsUrl`).
+- `GET /services/data/vNN.0/query/01g...-2000` (or `queryAll/01g...-2000`) — the next page
+  (`nextRecordsUrl`, which says `query` even for a queryAll, as Salesforce's does).
 
 Errors use Salesforce's body `[{"message", "errorCode"}]`: unknown field 400 `INVALID_FIELD`, bad SOQL 400
 `MALFORMED_QUERY`, bad or expired token 401 `INVALID_SESSION_ID`, daily limit 403 `REQUEST_LIMIT_EXCEEDED`,
@@ -196,7 +197,8 @@ class SalesforceEmulator(HttpEmulator):
             return self._describe(match.group(1))
         if rest.rstrip("/") == "queryAll":
             return self._query(request.query.get("q", ""))
-        if match := re.fullmatch(r"query/(01g\w+)-(\d+)", rest):
+        # the nextRecordsUrl of a queryAll says /query/; Salesforce accepts the locator under either resource
+        if match := re.fullmatch(r"(?:query|queryAll)/(01g\w+)-(\d+)", rest):
             return self._query_more(match.group(1), int(match.group(2)))
         return self._error(404, "NOT_FOUND", "The requested resource does not exist")
 

@@ -81,7 +81,7 @@ def test_salesforce_describe_and_query_paging(salesforce):
     assert all({"name", "type", "custom", "nillable"} <= f.keys() for f in fields)
 
     soql = "SELECT Id, Email, SystemModstamp FROM Lead ORDER BY SystemModstamp, Id"
-    body = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q=soql).json()
+    body = body_first = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q=soql).json()
     total, records = body["totalSize"], list(body["records"])
     assert body["done"] is False and len(records) == 25
     assert body["nextRecordsUrl"].startswith("/services/data/v61.0/query/01g")
@@ -95,6 +95,8 @@ def test_salesforce_describe_and_query_paging(salesforce):
     assert "nextRecordsUrl" not in body and len(records) == total == len(salesforce.records("Lead"))
     stamps = [(r["SystemModstamp"], r["Id"]) for r in records]
     assert stamps == sorted(stamps)
+    locator_url = body_first["nextRecordsUrl"].replace("/query/", "/queryAll/")
+    assert sf_get(salesforce, locator_url, tok).json()["records"] == records[25:50]
     assert sf_get(salesforce, "/services/data/v61.0/query/01gFFFFFFFFFFFF-25", tok).json()[0][
         "errorCode"
     ] == ("INVALID_QUERY_LOCATOR")
