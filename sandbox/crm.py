@@ -26,8 +26,16 @@ Rules, so scenario tests can predict the marts:
 - Every synced Marketo person's CRM record exists with the same email (trimmed, original case kept),
   company and website, except the ids listed in `dangling` (one in 50 synced persons, at least one when any
   are synced).
-- Accounts: one per `sfdcAccountId` / `msftAccountId` named by a Marketo contact (Name = that person's
-  company, Website = that person's website), plus one account per CRM-only lead's company.
+- Accounts: one per `sfdcAccountId` / `msftAccountId` named by a Marketo person (Name = the first such
+  person's company, Website = its website), plus, in Salesforce, one account per CRM-only lead's company
+  (matchable by lead-to-account: same name, website = the lead's email domain) and per converted lead.
+- CRM-only leads (`crm_only`, default 5 per CRM in use): emails `crm.only<k>@crmonlyworks<k>.com`
+  (Salesforce) / `dyn.only<k>@dynonly<k>.com` (Dynamics); created in 2024.
+- Converted leads (`converted`, default 3, Salesforce): the first open synced leads; the new contact has the
+  lead's email and was created a day after the lead's last change; the lead gets IsConverted, Status
+  "Closed - Converted", ConvertedContactId/AccountId/Date and a bumped LastModifiedDate.
+- Salesforce ids minted here look like `00Q9Z0000000000001` (prefix + `9Z0000` + serial); Dynamics ids are
+  GUIDs drawn from the seed.
 - Created/modified dates: the Marketo `createdAt` / `updatedAt` (the sync created the CRM record);
   SystemModstamp = LastModifiedDate.
 - Nothing is deleted at generation time; use the emulators' `delete()` for delete scenarios.
@@ -99,7 +107,11 @@ def generate_crm(marketo_leads: pd.DataFrame, seed: int = 0, crm_only: int = 5, 
             builder.add_person(row, kind, ids)
 
     converted_rows = sf.convert_some(converted)
-    only = sf.add_crm_only(crm_only) + (dyn.add_crm_only(crm_only) if dyn.leads else [])
+    # CRM-only persons only in a CRM that the Marketo persons are synced to: a Marketo+Dynamics scenario
+    # stays free of Salesforce rows
+    only = (sf.add_crm_only(crm_only) if sf.leads or sf.contacts else []) + (
+        dyn.add_crm_only(crm_only) if dyn.leads or dyn.contacts else []
+    )
     return {
         **sf.frames(),
         **dyn.frames(),

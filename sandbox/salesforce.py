@@ -10,7 +10,8 @@ Endpoints:
   `SELECT f1, f2 FROM Object [WHERE SystemModstamp >|>= <datetime>] [ORDER BY SystemModstamp, Id]`
   → `{"totalSize", "done", "nextRecordsUrl"?, "records": [{"attributes": {"type", "url"}, ...}]}`;
   deleted rows are included (`IsDeleted`), as queryAll does.
-- `GET /services/data/vNN.0/query/01g...-2000` — the next page of a query (`nextRecordsUrl`).
+- `GET /services/data/vNN.0/query/01g...-2000` (or `queryAll/01g...-2000`) — the next page
+  (`nextRecordsUrl`, which says `query` even for a queryAll, as Salesforce's does).
 
 Errors use Salesforce's body `[{"message", "errorCode"}]`: unknown field 400 `INVALID_FIELD`, bad SOQL 400
 `MALFORMED_QUERY`, bad or expired token 401 `INVALID_SESSION_ID`, daily limit 403 `REQUEST_LIMIT_EXCEEDED`,
@@ -20,8 +21,6 @@ Fault switches: `expire_tokens()`, `fail_next(path_contains, status, error_code,
 `exceed_request_limit(True|False)`, `cut_connection(path_contains)`.
 Mutations: `upsert(object, rows)`, `delete(object, ids)` — both bump SystemModstamp.
 `stats` counts `token`, `describe`, `query`, `query_more`, `faults`, `requests`, `errors`.
-
-`python -m sandbox.salesforce` serves generated data until interrupted (for the demo).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import hashlib
 import re
 import secrets
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -198,7 +197,8 @@ class SalesforceEmulator(HttpEmulator):
             return self._describe(match.group(1))
         if rest.rstrip("/") == "queryAll":
             return self._query(request.query.get("q", ""))
-        if match := re.fullmatch(r"query/(01g\w+)-(\d+)", rest):
+        # the nextRecordsUrl of a queryAll says /query/; Salesforce accepts the locator under either resource
+        if match := re.fullmatch(r"(?:query|queryAll)/(01g\w+)-(\d+)", rest):
             return self._query_more(match.group(1), int(match.group(2)))
         return self._error(404, "NOT_FOUND", "The requested resource does not exist")
 
@@ -327,41 +327,3 @@ class SalesforceEmulator(HttpEmulator):
                 value = value.isoformat()
             out[name] = value
         return out
-
-
-def main() -> None:
-    """Serve generated CRM data for the demo: `python -m sandbox.salesforce [n_persons]`."""
-    import sys
-
-    from sandbox.crm import generate_crm
-
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    now = pd.Timestamp.now(tz="UTC").floor("s")
-    persons = pd.DataFrame(
-        {
-            "id": range(1, n + 1),
-            "email": [f"p{i}@example{i % 40}.com" for i in range(1, n + 1)],
-            "company": [f"Example {i % 40}" for i in range(1, n + 1)],
-            "website": [f"https://example{i % 40}.com" for i in range(1, n + 1)],
-            "createdAt": [now - timedelta(days=i % 700) for i in range(1, n + 1)],
-            "updatedAt": [now - timedelta(days=i % 300) for i in range(1, n + 1)],
-            "sfdcType": ["Lead" if i % 3 else "Contact" for i in range(1, n + 1)],
-            "sfdcLeadId": [f"00Q{i:015d}" if i % 3 else None for i in range(1, n + 1)],
-            "sfdcContactId": [None if i % 3 else f"003{i:015d}" for i in range(1, n + 1)],
-            "sfdcAccountId": [None if i % 3 else f"001{i % 40:015d}" for i in range(1, n + 1)],
-        }
-    )
-    crm = generate_crm(persons)
-    with SalesforceEmulator(crm["sf_lead"], crm["sf_contact"], crm["sf_account"]) as emulator:
-        print(
-            f"Salesforce emulator on {emulator.base_url} (client sandbox-client / sandbox-secret)", flush=True
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-
-
-if __name__ == "__main__":
-    main()

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from sandbox.crm import generate_crm
+from sandbox.dynamics import DynamicsEmulator
 from sandbox.salesforce import SalesforceEmulator
 
 
@@ -80,7 +81,7 @@ def test_salesforce_describe_and_query_paging(salesforce):
     assert all({"name", "type", "custom", "nillable"} <= f.keys() for f in fields)
 
     soql = "SELECT Id, Email, SystemModstamp FROM Lead ORDER BY SystemModstamp, Id"
-    body = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q=soql).json()
+    body = body_first = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q=soql).json()
     total, records = body["totalSize"], list(body["records"])
     assert body["done"] is False and len(records) == 25
     assert body["nextRecordsUrl"].startswith("/services/data/v61.0/query/01g")
@@ -94,6 +95,8 @@ def test_salesforce_describe_and_query_paging(salesforce):
     assert "nextRecordsUrl" not in body and len(records) == total == len(salesforce.records("Lead"))
     stamps = [(r["SystemModstamp"], r["Id"]) for r in records]
     assert stamps == sorted(stamps)
+    locator_url = body_first["nextRecordsUrl"].replace("/query/", "/queryAll/")
+    assert sf_get(salesforce, locator_url, tok).json()["records"] == records[25:50]
     assert sf_get(salesforce, "/services/data/v61.0/query/01gFFFFFFFFFFFF-25", tok).json()[0][
         "errorCode"
     ] == ("INVALID_QUERY_LOCATOR")
@@ -174,3 +177,153 @@ def test_generate_crm_is_consistent_with_marketo_persons():
     assert not lead["IsDeleted"].any() and (lead["SystemModstamp"] == lead["LastModifiedDate"]).all()
     assert generate_crm(persons, seed=3)["sf_lead"].equals(lead)
     assert crm["dyn_leads"].empty
+
+
+def dynamics_persons() -> pd.DataFrame:
+    ids = range(1, 61)
+    base = pd.Timestamp("2025-01-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "id": list(ids),
+            "email": [f"p{i}@initech{i % 6}.com" for i in ids],
+            "company": [f"Initech {i % 6}" for i in ids],
+            "website": [f"https://initech{i % 6}.com" for i in ids],
+            "createdAt": [base + pd.Timedelta(days=i) for i in ids],
+            "updatedAt": [base + pd.Timedelta(days=i, hours=5) for i in ids],
+            "sfdcType": [None] * 60,
+            "sfdcLeadId": [None] * 60,
+            "sfdcContactId": [None] * 60,
+            "sfdcAccountId": [None] * 60,
+            "msftType": ["Contact" if i % 2 else "Lead" for i in ids],
+            "msftLeadId": [f"10000000-0000-4000-a000-{i:012x}" for i in ids],
+            "msftContactId": [f"30000000-0000-4000-a000-{i:012x}" if i % 2 else None for i in ids],
+            "msftAccountId": [f"20000000-0000-4000-a000-{i % 6:012x}" if i % 2 else None for i in ids],
+        }
+    )
+
+
+@pytest.fixture
+def dynamics():
+    crm = generate_crm(dynamics_persons())
+    with DynamicsEmulator(crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"], page_size=5000) as emu:
+        yield emu
+
+
+def dv_token(emu: DynamicsEmulator, scope: str | None = None) -> requests.Response:
+    return requests.post(
+        emu.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": emu.client_id,
+            "client_secret": emu.client_secret,
+            "scope": scope or f"{emu.base_url}/.default",
+        },
+    )
+
+
+def dv_get(emu: DynamicsEmulator, url: str, tok: str, page_size: int = 10, **params) -> requests.Response:
+    headers = {"Authorization": f"Bearer {tok}", "Prefer": f"odata.maxpagesize={page_size}"}
+    return requests.get(
+        url if url.startswith("http") else f"{emu.base_url}{url}", params=params, headers=headers
+    )
+
+
+def test_dynamics_token_and_auth_errors(dynamics):
+    body = dv_token(dynamics).json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3599 and body["access_token"]
+    bad_scope = dv_token(dynamics, scope="https://org.crm.dynamics.com")
+    assert bad_scope.status_code == 400 and bad_scope.json()["error"] == "invalid_scope"
+    bad = requests.post(
+        dynamics.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "x",
+            "client_secret": "y",
+            "scope": "z/.default",
+        },
+    )
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+    resp = dv_get(dynamics, "/api/data/v9.2/leads", "expired")
+    assert resp.status_code == 401 and 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
+
+
+def test_dynamics_paging_select_filter_orderby(dynamics):
+    tok = dv_token(dynamics).json()["access_token"]
+    select = "leadid,emailaddress1,modifiedon,_parentaccountid_value"
+    resp = dv_get(
+        dynamics, "/api/data/v9.2/leads", tok, **{"$select": select, "$orderby": "modifiedon asc,leadid asc"}
+    )
+    assert resp.headers["Preference-Applied"] == "odata.maxpagesize=10"
+    body = resp.json()
+    assert body["@odata.context"] == f"{dynamics.base_url}/api/data/v9.2/$metadata#leads({select})"
+    rows = list(body["value"])
+    assert len(rows) == 10 and rows[0]["@odata.etag"].startswith('W/"')
+    assert set(rows[0]) == {"@odata.etag", *select.split(",")}
+    assert rows[0]["modifiedon"].endswith("Z") and len(rows[0]["modifiedon"]) == 20
+    while "@odata.nextLink" in body:
+        assert body["@odata.nextLink"].startswith(f"{dynamics.base_url}/api/data/v9.2/leads?")
+        assert "skiptoken" in body["@odata.nextLink"]
+        body = dv_get(dynamics, body["@odata.nextLink"], tok).json()
+        rows += body["value"]
+    assert len(rows) == len(dynamics.records("leads"))
+    assert [r["modifiedon"] for r in rows] == sorted(r["modifiedon"] for r in rows)
+    assert any(r["_parentaccountid_value"] for r in rows)  # qualified leads carry the lookup
+
+    cutoff = rows[20]["modifiedon"]
+    ge = dv_get(
+        dynamics,
+        "/api/data/v9.2/leads",
+        tok,
+        5000,
+        **{"$select": "leadid", "$filter": f"modifiedon ge {cutoff}"},
+    ).json()
+    gt = dv_get(
+        dynamics,
+        "/api/data/v9.2/leads",
+        tok,
+        5000,
+        **{"$select": "leadid", "$filter": f"modifiedon gt {cutoff}"},
+    ).json()
+    assert len(ge["value"]) == len(rows) - 20 and len(gt["value"]) < len(ge["value"])
+
+
+def test_dynamics_error_bodies_and_faults(dynamics):
+    tok = dv_token(dynamics).json()["access_token"]
+    resp = dv_get(dynamics, "/api/data/v9.2/contacts", tok, **{"$select": "contactid,nope"})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "0x80060888" and "'nope'" in resp.json()["error"]["message"]
+    resp = dv_get(dynamics, "/api/data/v9.2/contacts", tok, **{"$filter": "name eq 'x'"})
+    assert resp.status_code == 400 and "error" in resp.json()
+    dynamics.throttle(times=1, retry_after=7)
+    resp = dv_get(dynamics, "/api/data/v9.2/accounts", tok)
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "7"
+    assert resp.json()["error"]["code"] == "0x80072322"
+    assert dv_get(dynamics, "/api/data/v9.2/accounts", tok).status_code == 200
+    dynamics.expire_tokens()
+    assert dv_get(dynamics, "/api/data/v9.2/accounts", tok).status_code == 401
+
+    tok = dv_token(dynamics).json()["access_token"]
+    lead = dynamics.records("leads")[0]
+    dynamics.delete("leads", [lead["leadid"]])
+    ids = {r["leadid"] for r in dv_get(dynamics, "/api/data/v9.2/leads", tok, 5000).json()["value"]}
+    assert lead["leadid"] not in ids  # a hard delete, as in Dataverse
+    dynamics.upsert("accounts", [{"accountid": "a-new", "name": "New"}])
+    new = [r for r in dynamics.records("accounts") if r["accountid"] == "a-new"][0]
+    assert new["createdon"] == new["modifiedon"] and new["createdon"].tzinfo is not None
+
+
+def test_generate_crm_for_dynamics_persons():
+    persons = dynamics_persons()
+    crm = generate_crm(persons, seed=1)
+    leads, contacts, accounts = crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"]
+    assert crm["sf_lead"].empty or set(crm["sf_lead"]["Id"]) == set(
+        crm["crm_only"].query("crm == 'salesforce'")["id"]
+    )
+    dangling = set(crm["dangling"]["crm_id"])
+    assert dangling and set(crm["dangling"]["crm"]) == {"dynamics"}
+    assert set(persons["msftLeadId"].dropna()) - dangling <= set(leads["leadid"])
+    assert set(persons["msftContactId"].dropna()) - dangling <= set(contacts["contactid"])
+    assert set(contacts["_parentcustomerid_value"].dropna()) <= set(accounts["accountid"])
+    qualified = leads[leads["statecode"] == 1]
+    assert len(qualified) > 0 and set(qualified["_parentcontactid_value"]) <= set(contacts["contactid"])
+    assert len(crm["crm_only"].query("crm == 'dynamics'")) == 5

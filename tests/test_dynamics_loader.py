@@ -142,9 +142,23 @@ def test_update_and_delete_are_picked_up_exactly(emulator, warehouse, capsys):
 
 
 def test_expired_token_mid_run_is_refreshed(emulator, warehouse):
-    emulator.fail_with("skiptoken", lambda: Response(401, b""), times=1)
+    def expire() -> Response:
+        emulator.expire_tokens()
+        return Response(401, b"", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    emulator.fail_with("skiptoken", expire)
     assert main(["dynamics"]) == 0
     assert emulator.stats["token"] == 2
+    assert_matches(emulator, warehouse)
+
+
+def test_persistent_error_keeps_pages_read_and_the_next_run_resumes(emulator, warehouse, capsys):
+    emulator.fail_next("skiptoken", 500, times=1000)
+    assert main(["dynamics"]) == 2
+    assert "What was read before the error is loaded" in capsys.readouterr().err
+    assert query(warehouse, "select count(*) from raw_dynamics.leads") == [(30,)]
+    emulator.clear_faults()
+    assert main(["dynamics"]) == 0
     assert_matches(emulator, warehouse)
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
 from loaders.__main__ import main
-from sandbox.crm import generate_crm
+from sandbox.crm import Response, generate_crm
 from sandbox.salesforce import SalesforceEmulator
-from tests.support import query
+from tests.support import REPO, query
 
 SECRET = "s3cr3t-value-never-logged"
 COLUMNS = {
@@ -190,9 +194,23 @@ def test_custom_fields_on_request(emulator, warehouse, monkeypatch):
 
 
 def test_expired_token_mid_run_is_refreshed(emulator, warehouse):
-    emulator.fail_next("/query/01g", 401, "INVALID_SESSION_ID", message="Session expired or invalid")
+    def expire() -> Response:
+        emulator.expire_tokens()
+        return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+
+    emulator.fail_with("/query/01g", expire)
     assert main(["salesforce"]) == 0
     assert emulator.stats["token"] == 2
+    assert_matches(emulator, warehouse)
+
+
+def test_persistent_error_keeps_pages_read_and_the_next_run_resumes(emulator, warehouse, capsys):
+    emulator.fail_next("/query/01g", 500, "UNKNOWN_EXCEPTION", times=1000)
+    assert main(["salesforce"]) == 2
+    assert "What was read before the error is loaded" in capsys.readouterr().err
+    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(40,)]
+    emulator.clear_faults()
+    assert main(["salesforce"]) == 0
     assert_matches(emulator, warehouse)
 
 
@@ -240,3 +258,32 @@ def test_bad_credentials_and_missing_config_are_clear_errors(emulator, warehouse
     monkeypatch.delenv("SOURCES__SALESFORCE__BASE_URL")
     assert main(["salesforce"]) == 2
     assert "SOURCES__SALESFORCE__BASE_URL" in capsys.readouterr().err
+
+
+def test_killed_run_resumes(emulator, warehouse):
+    """A run killed mid-extract (SIGKILL, no chance to clean up) leaves state the next run completes from."""
+    assert main(["salesforce", "--objects", "Account"]) == 0
+    release = threading.Event()
+
+    def hang() -> Response:
+        release.wait(30)
+        return Response(500, [{"message": "late", "errorCode": "UNKNOWN_EXCEPTION"}])
+
+    emulator.fail_with("/query/01g", hang)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loaders", "salesforce"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while emulator.stats["faults"] == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert emulator.stats["faults"] == 1, "the run never reached the second page"
+    finally:
+        proc.kill()
+        proc.wait()
+        release.set()
+    assert main(["salesforce"]) == 0
+    assert_matches(emulator, warehouse)

@@ -87,7 +87,13 @@ class LoadReport:
     rows: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
+    # a reason to stop early; pages read before it are kept, so the next run resumes after them
     stopped: str | None = None
+    failed: LoaderError | None = None
+
+    @property
+    def halted(self) -> bool:
+        return self.stopped is not None or self.failed is not None
 
 
 def parse_start_date(value: str | None) -> datetime | None:
@@ -172,7 +178,7 @@ def changed_rows(
     modifiedon: dlt.sources.incremental[datetime] = dlt.sources.incremental("modifiedon"),  # noqa: B008
 ) -> Iterator[Any]:
     """Rows modified since the last run, oldest first (a clean stop keeps a resumable prefix)."""
-    if report.stopped:
+    if report.halted:
         return
     key = PRIMARY_KEYS[entity]
     params = {"$select": ",".join(COLUMNS[entity]), "$orderby": f"modifiedon asc,{key} asc"}
@@ -195,24 +201,30 @@ def changed_rows(
             yield dlt.mark.with_hints(rows, hints, create_table_variant=True)
     except Throttled as exc:
         report.stopped = _throttled_message(entity, exc)
+    except LoaderError as exc:
+        # the pages already yielded are a prefix in modifiedon order: keep them, fail after the load
+        report.failed = exc
 
 
 def deleted_rows(
     client: DynamicsClient, entity: str, report: LoadReport, progress: Progress
 ) -> Iterator[Any]:
     """Loaded rows whose id Dataverse no longer lists, written again with is_deleted = true."""
-    if report.stopped:
+    if report.halted:
         return
     key = PRIMARY_KEYS[entity]
-    loaded = _loaded_live_ids(entity, key)
-    if not loaded:
-        return
     live: set[str] = set()
     try:
+        loaded = _loaded_live_ids(entity, key)
+        if not loaded:
+            return
         for page in client.pages(entity, {"$select": key}, ID_PAGE_SIZE):
             live.update(str(row[key]).lower() for row in page)
     except Throttled as exc:
         report.stopped = _throttled_message(entity, exc)
+        return
+    except LoaderError as exc:
+        report.failed = exc
         return
     gone = [i for i in loaded if i.lower() not in live]
     if not gone:
@@ -229,7 +241,15 @@ def _loaded_live_ids(entity: str, key: str) -> list[str]:
     """Ids already in the destination and not flagged deleted; none before the first load."""
     pipeline = dlt.current.pipeline()
     try:
-        with pipeline.sql_client() as sql:
+        client = pipeline.sql_client()
+    except Exception as exc:  # a destination that cannot be queried back (filesystem, ...)
+        raise LoaderError(
+            "detecting Dynamics deletes reads the loaded ids back, which "
+            f"{pipeline.destination.destination_name} cannot do; "
+            "set SOURCES__DYNAMICS__DETECT_DELETES=false for this destination"
+        ) from exc
+    try:
+        with client as sql:
             table = sql.make_qualified_table_name(entity)
             rows = sql.execute_sql(f"select {key} from {table} where is_deleted is not true")
     except DatabaseUndefinedRelation:

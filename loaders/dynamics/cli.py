@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         f"done: loaded {summary}; {deleted} newly deleted; {report.rejected} values rejected"
         + (f" (see {pipeline.dataset_name}._rejected)" if report.rejected else "")
     )
+    if report.failed:
+        raise LoaderError(f"{report.failed} What was read before the error is loaded.") from report.failed
     if report.stopped:
         raise StopWithProgress(report.stopped)
     return 0

@@ -32,7 +32,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from loaders.common import LoaderError, Progress
+from loaders.common import LoaderError, Progress, StopWithProgress
 from loaders.salesforce.client import RequestLimitExceeded, SalesforceClient
 
 # The raw landing contract (SPEC.md): always requested, whatever describe says is standard or custom.
@@ -92,7 +92,13 @@ class LoadReport:
     rows: Counter[str] = field(default_factory=Counter)
     pages: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
+    # a reason to stop early; pages read before it are kept, so the next run resumes after them
     stopped: str | None = None
+    failed: LoaderError | None = None
+
+    @property
+    def halted(self) -> bool:
+        return self.stopped is not None or self.failed is not None
 
 
 def parse_start_date(value: str | None) -> datetime | None:
@@ -202,7 +208,7 @@ def object_records(
     modstamp: dlt.sources.incremental[datetime] = dlt.sources.incremental("SystemModstamp"),  # noqa: B008
 ) -> Iterator[Any]:
     """Pages of one object's records, oldest SystemModstamp first, from the last saved SystemModstamp on."""
-    if report.stopped:
+    if report.halted:
         return
     soql = f"SELECT {', '.join(types)} FROM {sobject}"
     if modstamp.last_value is not None:
@@ -234,6 +240,9 @@ def object_records(
             "so far is loaded; the next run resumes from there once the rolling 24-hour limit frees up "
             "(see Setup > Company Information > API Requests, Last 24 Hours)."
         )
+    except LoaderError as exc:
+        # same prefix argument: an error after some pages costs only the pages not yet read
+        report.failed = exc
 
 
 @dlt.source(name="salesforce", section="salesforce")
@@ -261,7 +270,7 @@ def salesforce_source(
         try:
             types = select_fields(sobject, client.describe(sobject), custom_fields)
         except RequestLimitExceeded as exc:
-            raise LoaderError(
+            raise StopWithProgress(
                 f"Salesforce's daily API request limit is used up ({exc}); nothing was read. "
                 "Run again once the rolling 24-hour limit frees up."
             ) from exc
