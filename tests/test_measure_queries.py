@@ -63,9 +63,11 @@ def generate_scenario(seed: int = 5, n_persons: int = 40) -> list[Person]:
         person = Person(i, f"p{i}@co{i % 7}.com", window_start)
         for c in range(rng.choice([1, 1, 2])):
             cookie = f"k{i}_{c}"
-            # one session per chosen day, at a minute-exact time: never two sessions of a cookie within 30 min
+            # one session per chosen day between 01:00 and 22:00: never two sessions of a cookie within 30 min;
+            # the second is the session's index in the person, so no two of its touchpoints share an instant
             for day in sorted(rng.sample(range(days), rng.randint(1, 4))):
-                start = window_start + timedelta(days=day, minutes=rng.randrange(60, 22 * 60))
+                offset = timedelta(days=day, minutes=rng.randrange(60, 22 * 60), seconds=len(person.sessions))
+                start = window_start + offset
                 person.sessions.append(Session(cookie, start, rng.choice(list(ARRIVALS))))
             # every cookie is linked to the person by at least one form
             for session in [s for s in person.sessions if s.cookie == cookie]:
