@@ -1,0 +1,54 @@
+{#-
+    Engagement (Discover): touchpoints and their lead-level attribution credit, one row per touchpoint month
+    (reporting time zone) × channel × subchannel × source_system × segment values (category1..category15).
+    Every category column is part of the grain, so a category added to seeds/segment_rules.csv can filter
+    the report with no SQL edit. Duplicate and deleted touchpoints are left out unless the vars say otherwise.
+-#}
+with
+
+touchpoints as (
+    select * from {{ ref('biz_touchpoints') }}
+),
+
+reported as (
+    select
+        *,
+        {{ reporting_period('month', 'touchpoint_date') }}     as touchpoint_month
+    from touchpoints
+    where {{ rpt_row_is_reported('touchpoints') }}
+),
+
+final as (
+    select
+        ---------- strings
+        touchpoint_month,
+        channel,
+        subchannel,
+        source_system,
+        {%- for i in range(1, 16) %}
+        category{{ i }},
+        {%- endfor %}
+        ---------- numerics
+        count(*)                                                as touchpoint_count,
+        -- a person id is unique within its source system, which is part of the grain
+        count(distinct person_id)                               as people_touched,
+        cast(count(*) as {{ dbt.type_numeric() }})
+            / count(distinct person_id)                         as touchpoints_per_person,
+        sum(case when is_first_touch then 1 else 0 end)         as first_touch_count,
+        sum(case when is_lead_creation_touch then 1 else 0 end) as lead_creation_touch_count,
+        -- percentages are 0-100 (Measure): credit is in persons
+        sum(first_click_percentage) / 100.0                     as first_touch_credit,
+        sum(last_anon_click_percentage) / 100.0                 as lead_creation_credit,
+        sum(u_shape_percentage) / 100.0                         as u_shape_credit
+    from reported
+    group by
+        touchpoint_month,
+        channel,
+        subchannel,
+        source_system,
+        {%- for i in range(1, 16) %}
+        category{{ i }}{{ "," if not loop.last }}
+        {%- endfor %}
+)
+
+select * from final
