@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,18 +22,22 @@ class Measured:
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> Measured:
-    """Wall time and the child's own peak RSS (os.wait4 gives the rusage of exactly that child)."""
+    """Wall time and the step's own peak RSS, measured by the small bench.rss process in between."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.rss", *cmd],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    output = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    match = re.search(r"__peak_rss_kb__=(\d+)", proc.stdout)
+    output = re.sub(r"__peak_rss_kb__=\d+\n?", "", proc.stdout)
+    if proc.returncode != 0 or not match:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-4000:]}")
-    return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
+    return Measured(seconds, int(match.group(1)) / 1024, proc.returncode, output)
 
 
 PY_SNIPPET_DUCKDB = """

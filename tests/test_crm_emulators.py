@@ -23,9 +23,7 @@ def marketo_persons() -> pd.DataFrame:
             "createdAt": [base + pd.Timedelta(days=i) for i in ids],
             "updatedAt": [base + pd.Timedelta(days=i + 3) for i in ids],
             "sfdcType": [None if i % 4 == 0 else ("Contact" if i % 4 == 1 else "Lead") for i in ids],
-            "sfdcLeadId": [
-                f"00Q{i:015d}" if i % 4 in (1, 2, 3) and i % 4 != 1 or i % 8 == 1 else None for i in ids
-            ],
+            "sfdcLeadId": [f"00Q{i:015d}" if i % 4 in (1, 2, 3) and i % 4 != 1 or i % 8 == 1 else None for i in ids],
             "sfdcContactId": [f"003{i:015d}" if i % 4 == 1 else None for i in ids],
             "sfdcAccountId": [f"001{i % 10:015d}" if i % 4 == 1 else None for i in ids],
         }
@@ -97,9 +95,9 @@ def test_salesforce_describe_and_query_paging(salesforce):
     assert stamps == sorted(stamps)
     locator_url = body_first["nextRecordsUrl"].replace("/query/", "/queryAll/")
     assert sf_get(salesforce, locator_url, tok).json()["records"] == records[25:50]
-    assert sf_get(salesforce, "/services/data/v61.0/query/01gFFFFFFFFFFFF-25", tok).json()[0][
-        "errorCode"
-    ] == ("INVALID_QUERY_LOCATOR")
+    assert sf_get(salesforce, "/services/data/v61.0/query/01gFFFFFFFFFFFF-25", tok).json()[0]["errorCode"] == (
+        "INVALID_QUERY_LOCATOR"
+    )
 
 
 def test_salesforce_where_operators_and_deletes(salesforce):
@@ -134,9 +132,7 @@ def test_salesforce_error_bodies(salesforce):
     resp = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q="SELECT Id, Nope FROM Lead")
     assert resp.status_code == 400
     [error] = resp.json()
-    assert (
-        error["errorCode"] == "INVALID_FIELD" and "No such column 'Nope' on entity 'Lead'" in error["message"]
-    )
+    assert error["errorCode"] == "INVALID_FIELD" and "No such column 'Nope' on entity 'Lead'" in error["message"]
     resp = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q="SELEC Id FROM Lead")
     assert resp.status_code == 400 and resp.json()[0]["errorCode"] == "MALFORMED_QUERY"
     salesforce.exceed_request_limit()
@@ -144,9 +140,11 @@ def test_salesforce_error_bodies(salesforce):
     assert resp.status_code == 403 and resp.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
     salesforce.exceed_request_limit(False)
     salesforce.fail_next("describe", 503, "SERVER_UNAVAILABLE", times=2)
-    assert [
-        sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok).status_code for _ in range(3)
-    ] == [503, 503, 200]
+    assert [sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok).status_code for _ in range(3)] == [
+        503,
+        503,
+        200,
+    ]
     salesforce.cut_connection("describe")
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok)
@@ -223,9 +221,7 @@ def dv_token(emu: DynamicsEmulator, scope: str | None = None) -> requests.Respon
 
 def dv_get(emu: DynamicsEmulator, url: str, tok: str, page_size: int = 10, **params) -> requests.Response:
     headers = {"Authorization": f"Bearer {tok}", "Prefer": f"odata.maxpagesize={page_size}"}
-    return requests.get(
-        url if url.startswith("http") else f"{emu.base_url}{url}", params=params, headers=headers
-    )
+    return requests.get(url if url.startswith("http") else f"{emu.base_url}{url}", params=params, headers=headers)
 
 
 def test_dynamics_token_and_auth_errors(dynamics):
@@ -250,9 +246,7 @@ def test_dynamics_token_and_auth_errors(dynamics):
 def test_dynamics_paging_select_filter_orderby(dynamics):
     tok = dv_token(dynamics).json()["access_token"]
     select = "leadid,emailaddress1,modifiedon,_parentaccountid_value"
-    resp = dv_get(
-        dynamics, "/api/data/v9.2/leads", tok, **{"$select": select, "$orderby": "modifiedon asc,leadid asc"}
-    )
+    resp = dv_get(dynamics, "/api/data/v9.2/leads", tok, **{"$select": select, "$orderby": "modifiedon asc,leadid asc"})
     assert resp.headers["Preference-Applied"] == "odata.maxpagesize=10"
     body = resp.json()
     assert body["@odata.context"] == f"{dynamics.base_url}/api/data/v9.2/$metadata#leads({select})"
@@ -316,9 +310,7 @@ def test_generate_crm_for_dynamics_persons():
     persons = dynamics_persons()
     crm = generate_crm(persons, seed=1)
     leads, contacts, accounts = crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"]
-    assert crm["sf_lead"].empty or set(crm["sf_lead"]["Id"]) == set(
-        crm["crm_only"].query("crm == 'salesforce'")["id"]
-    )
+    assert crm["sf_lead"].empty or set(crm["sf_lead"]["Id"]) == set(crm["crm_only"].query("crm == 'salesforce'")["id"])
     dangling = set(crm["dangling"]["crm_id"])
     assert dangling and set(crm["dangling"]["crm"]) == {"dynamics"}
     assert set(persons["msftLeadId"].dropna()) - dangling <= set(leads["leadid"])

@@ -18,7 +18,13 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "touchpoints by channel" in proc.stdout
     assert str(db) in proc.stdout
     (loaded,) = query(db, "select count(*) from raw_marketo.leads")[0]
-    (marts,) = query(db, "select count(*) from (select id from biz_leads union all select id from biz_contacts)")[0]
+    (marts,) = query(
+        db,
+        "select count(*) from (select id from biz_leads where source_system = 'Marketo' "
+        "union all select id from biz_contacts where source_system = 'Marketo')",
+    )[0]
     assert loaded == marts == 400
+    crm = dict(query(db, "select source_system, count(*) filter (where is_duplicate) from biz_leads group by 1"))
+    assert crm["Marketo"] > 0 and crm["Crm"] == 0  # the CRM sync's twins are flagged on the Marketo side
     (touchpoints,) = query(db, "select count(*) from biz_touchpoints")[0]
     assert touchpoints > 0

@@ -94,9 +94,7 @@ def assert_matches(emu: DynamicsEmulator, warehouse) -> None:
         assert want - got == set(), f"{entity}: in the emulator, not loaded"
         assert got - want == set(), f"{entity}: loaded, not in the emulator"
         key = PRIMARY_KEYS[entity]
-        assert query(warehouse, f"select count(*) - count(distinct {key}) from raw_dynamics.{entity}") == [
-            (0,)
-        ]
+        assert query(warehouse, f"select count(*) - count(distinct {key}) from raw_dynamics.{entity}") == [(0,)]
 
 
 def test_full_load_equals_emulator_then_second_run_loads_nothing(emulator, warehouse, capsys):
@@ -118,9 +116,7 @@ def test_update_and_delete_are_picked_up_exactly(emulator, warehouse, capsys):
     assert main(["dynamics"]) == 0
     lead = emulator.records("leads")[4]
     contact = emulator.records("contacts")[2]
-    emulator.upsert(
-        "leads", [{"leadid": lead["leadid"], "emailaddress1": "new@globex4.com", "statuscode": 2}]
-    )
+    emulator.upsert("leads", [{"leadid": lead["leadid"], "emailaddress1": "new@globex4.com", "statuscode": 2}])
     emulator.delete("contacts", [contact["contactid"]])
     capsys.readouterr()
 
@@ -185,9 +181,7 @@ def test_long_throttle_stops_cleanly_then_resumes(emulator, warehouse, monkeypat
 
 
 def throttle_response(seconds: int) -> Response:
-    return Response(
-        429, {"error": {"code": "0x80072322", "message": "throttled"}}, {"Retry-After": str(seconds)}
-    )
+    return Response(429, {"error": {"code": "0x80072322", "message": "throttled"}}, {"Retry-After": str(seconds)})
 
 
 def test_page_failing_once_and_cut_connection_are_retried(emulator, warehouse):
@@ -202,9 +196,7 @@ def test_value_that_cannot_be_typed_lands_in_rejected(emulator, warehouse):
     lead_id = emulator.records("leads")[0]["leadid"]
     emulator.upsert("leads", [{"leadid": lead_id, "statecode": "open"}])
     assert main(["dynamics"]) == 0
-    assert query(warehouse, "select statecode from raw_dynamics.leads where leadid = ?", [lead_id]) == [
-        (None,)
-    ]
+    assert query(warehouse, "select statecode from raw_dynamics.leads where leadid = ?", [lead_id]) == [(None,)]
     assert query(warehouse, "select entity, record_id, field, raw_value from raw_dynamics._rejected") == [
         ("leads", lead_id, "statecode", "open")
     ]

@@ -137,8 +137,7 @@ def test_incremental_runs_equal_full_refresh(tmp_path):
     # the scenario did what it claims ...
     c1_sessions = query(
         incremental,
-        "select event_date, page_view_count, form_submit_count, channel "
-        "from main.biz_sessions where cookie_id = 'c1'",
+        "select event_date, page_view_count, form_submit_count, channel from main.biz_sessions where cookie_id = 'c1'",
     )
     assert [(str(s), p, f, c) for s, p, f, c in c1_sessions] == [("2026-03-01 23:40:00", 3, 1, "Paid Search")]
     c2_starts = query(

@@ -147,16 +147,10 @@ def test_full_load_equals_emulator_then_second_run_loads_nothing(emulator, wareh
     }
     assert "region__c" not in columns
 
-    first = {
-        t: query(warehouse, f"select _dlt_load_id, count(*) from raw_salesforce.{t} group by 1")
-        for t in COLUMNS
-    }
+    first = {t: query(warehouse, f"select _dlt_load_id, count(*) from raw_salesforce.{t} group by 1") for t in COLUMNS}
     assert main(["salesforce"]) == 0
     assert_matches(emulator, warehouse)
-    again = {
-        t: query(warehouse, f"select _dlt_load_id, count(*) from raw_salesforce.{t} group by 1")
-        for t in COLUMNS
-    }
+    again = {t: query(warehouse, f"select _dlt_load_id, count(*) from raw_salesforce.{t} group by 1") for t in COLUMNS}
     assert again == first, "the second run rewrote rows it already had"
     err = capsys.readouterr().err
     assert "loaded nothing new" in err
@@ -216,9 +210,7 @@ def test_persistent_error_keeps_pages_read_and_the_next_run_resumes(emulator, wa
 
 def test_request_limit_exceeded_stops_cleanly_and_resumes(emulator, warehouse, capsys):
     # the limit runs out after Lead's first page: that page is kept, the rest waits for the next run
-    emulator.fail_next(
-        "/query/01g", 403, "REQUEST_LIMIT_EXCEEDED", times=1000, message="TotalRequests Limit exceeded."
-    )
+    emulator.fail_next("/query/01g", 403, "REQUEST_LIMIT_EXCEEDED", times=1000, message="TotalRequests Limit exceeded.")
     assert main(["salesforce"]) == 3
     err = capsys.readouterr().err
     assert "daily API request limit" in err and "resumes" in err
@@ -242,9 +234,7 @@ def test_value_that_cannot_be_typed_lands_in_rejected(emulator, warehouse):
     lead_id = emulator.records("Lead")[0]["Id"]
     emulator.upsert("Lead", [{"Id": lead_id, "ConvertedDate": "someday"}])
     assert main(["salesforce"]) == 0
-    assert query(warehouse, "select converted_date from raw_salesforce.lead where id = ?", [lead_id]) == [
-        (None,)
-    ]
+    assert query(warehouse, "select converted_date from raw_salesforce.lead where id = ?", [lead_id]) == [(None,)]
     assert query(warehouse, "select object, record_id, field, raw_value from raw_salesforce._rejected") == [
         ("Lead", lead_id, "ConvertedDate", "someday")
     ]

@@ -247,8 +247,7 @@ def test_events_carry_their_session(built):
 def test_email_to_visitor_ids(built):
     actual = query(
         built,
-        "select email, visitor_id, created_date, modified_date, is_deleted "
-        "from main.biz_email_to_visitor_ids",
+        "select email, visitor_id, created_date, modified_date, is_deleted from main.biz_email_to_visitor_ids",
     )
     assert_same(
         actual,

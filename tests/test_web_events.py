@@ -15,9 +15,7 @@ from sandbox.web_events import FORM_SUBMIT_COLUMNS, PAGE_VIEW_COLUMNS, generate_
 
 def make_persons(n: int, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    created = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(
-        rng.integers(0, 90 * 86_400, n), unit="s"
-    )
+    created = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 90 * 86_400, n), unit="s")
     emails = pd.Series([f"Person{i}@Acme{i % 17}.com" for i in range(n)], dtype=object)
     emails[::13] = None
     emails[5::29] = "no-at-sign"
@@ -149,9 +147,7 @@ def test_write_event_files_names_and_records(tmp_path):
 
 
 def test_no_usable_person_gives_anonymous_traffic_only():
-    persons = pd.DataFrame(
-        {"email": [None, "not-an-email"], "createdAt": pd.to_datetime(["2024-05-01"] * 2, utc=True)}
-    )
+    persons = pd.DataFrame({"email": [None, "not-an-email"], "createdAt": pd.to_datetime(["2024-05-01"] * 2, utc=True)})
     page_views, form_submits = generate_web_events(persons, 500, seed=1, start="2024-01-01", end="2024-02-01")
     assert len(page_views) == 500 and form_submits.empty
     assert (

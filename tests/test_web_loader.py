@@ -59,9 +59,7 @@ def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, monkeyp
     page_views, form_submits = events
     # Small batches, so batches fill up in the middle of dlt's pages of files too.
     monkeypatch.setenv("SOURCES__WEB__BATCH_ROWS", "50")
-    paths = write_event_files(
-        page_views, form_submits, tmp_path / "events", fmt=fmt, gzip=gz, files_per_day=per_day
-    )
+    paths = write_event_files(page_views, form_submits, tmp_path / "events", fmt=fmt, gzip=gz, files_per_day=per_day)
 
     assert run_web(tmp_path / "events") == 0
 
@@ -70,8 +68,7 @@ def test_loads_every_format_exactly(warehouse, tmp_path, events, capsys, monkeyp
     assert count(warehouse, "rejected_events") == 0
     lineage = query(
         warehouse,
-        "select count(distinct _file_name), min(_line), count(*) filter (_line is null) "
-        "from raw_web.page_views",
+        "select count(distinct _file_name), min(_line), count(*) filter (_line is null) from raw_web.page_views",
     )[0]
     assert lineage[0] == sum(p.name.startswith("page_views") for p in paths)
     assert lineage[1] == (1 if fmt in ("jsonl", "parquet") else 2) and lineage[2] == 0
@@ -187,9 +184,7 @@ def test_malformed_lines_are_rejected_and_the_rest_loads(warehouse, tmp_path):
     assert count(warehouse, "rejected_events") == len(rejected)
 
 
-def test_timestamps_normalize_to_utc_and_event_type_comes_from_record_or_name(
-    warehouse, tmp_path, monkeypatch
-):
+def test_timestamps_normalize_to_utc_and_event_type_comes_from_record_or_name(warehouse, tmp_path, monkeypatch):
     folder = tmp_path / "events"
     folder.mkdir()
     dated = [
@@ -202,10 +197,7 @@ def test_timestamps_normalize_to_utc_and_event_type_comes_from_record_or_name(
         ("g", " Form_Submit ", "2024-03-01T10:00:00+0000"),
     ]
     (folder / "mixed.jsonl").write_text(
-        "".join(
-            json.dumps({"id": i, "cookie_id": "c", "event_type": t, "event_date": d}) + "\n"
-            for i, t, d in dated
-        )
+        "".join(json.dumps({"id": i, "cookie_id": "c", "event_type": t, "event_date": d}) + "\n" for i, t, d in dated)
     )
     (folder / "page_views_tz.csv").write_text(
         "id,cookie_id,event_date\nh,c,2024-03-01T11:30:00+01:30\ni,c,2024-02-29T23:00:00-11:00\n"
@@ -252,8 +244,7 @@ def test_awkward_files_load_or_are_recorded(warehouse, tmp_path):
     folder = tmp_path / "events"
     folder.mkdir()
     good = "".join(
-        json.dumps({"id": f"g{i}", "cookie_id": "c", "event_date": "2024-03-01T10:00:00Z"}) + "\n"
-        for i in range(50)
+        json.dumps({"id": f"g{i}", "cookie_id": "c", "event_date": "2024-03-01T10:00:00Z"}) + "\n" for i in range(50)
     )
     # Cut short in transit: what was written is recorded as unreadable, never dropped silently.
     (folder / "page_views_truncated.jsonl.gz").write_bytes(gzip.compress(good.encode())[:-20])
@@ -279,13 +270,9 @@ def test_awkward_files_load_or_are_recorded(warehouse, tmp_path):
     assert rejected[1][:2] == ("page_views_truncated.jsonl.gz", 1)
     assert rejected[1][2].startswith("file: unreadable")
     assert len(rejected) == 2
-    assert query(warehouse, "select page_title, _line from raw_web.page_views where id = 'm1'") == [
-        ("two\nlines", 2)
-    ]
+    assert query(warehouse, "select page_title, _line from raw_web.page_views where id = 'm1'") == [("two\nlines", 2)]
     assert count(warehouse, "page_views") == 50 + 1 + 2
-    numeric = query(
-        warehouse, "select id, cookie_id, epoch(event_date) from raw_web.page_views where id in ('1','2')"
-    )
+    numeric = query(warehouse, "select id, cookie_id, epoch(event_date) from raw_web.page_views where id in ('1','2')")
     assert sorted(numeric) == [("1", "7", 1709287200.0), ("2", "7", 1709290800.0)]
 
 
@@ -302,9 +289,7 @@ def test_file_glob_flag_selects_files(warehouse, tmp_path, capsys):
     row = "id,cookie_id,event_date\n{},c,2024-03-01T10:00:00Z\n"
     (folder / "2024" / "03" / "page_views_a.csv").write_text(row.format("a"))
     (folder / "page_views_b.csv").write_text(row.format("b"))
-    (folder / "2024" / "03" / "page_views_c.jsonl").write_text(
-        '{"id": "c", "cookie_id": "c", "event_date": 0}\n'
-    )
+    (folder / "2024" / "03" / "page_views_c.jsonl").write_text('{"id": "c", "cookie_id": "c", "event_date": 0}\n')
 
     assert run_web(folder, "--file-glob", "**/*.csv") == 0
 
