@@ -108,9 +108,7 @@ class DynamicsEmulator(HttpEmulator):
         times: int = 1,
         message: str = "An unexpected error occurred.",
     ) -> None:
-        self.fail_with(
-            path_contains, lambda: Response(status, {"error": {"code": code, "message": message}}), times
-        )
+        self.fail_with(path_contains, lambda: Response(status, {"error": {"code": code, "message": message}}), times)
 
     # --------------------------------------------------------------------------------------- mutations
     def upsert(self, entity: str, rows: list[dict], when: datetime | None = None) -> None:
@@ -134,9 +132,7 @@ class DynamicsEmulator(HttpEmulator):
 
     def records(self, entity: str) -> list[dict]:
         with self._lock:
-            return [
-                {k: v for k, v in r.items() if k != "versionnumber"} for r in self._records[entity].values()
-            ]
+            return [{k: v for k, v in r.items() if k != "versionnumber"} for r in self._records[entity].values()]
 
     # ---------------------------------------------------------------------------------------- routing
     def route(self, request: Request) -> Response:
@@ -235,25 +231,20 @@ class DynamicsEmulator(HttpEmulator):
         if flt := request.query.get("$filter"):
             match = _FILTER.match(flt)
             if not match:
-                return self._error(
-                    400, "0x80060888", f"Syntax error or unsupported clause in $filter: '{flt}'."
-                )
+                return self._error(400, "0x80060888", f"Syntax error or unsupported clause in $filter: '{flt}'.")
             since = datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
             op = match.group(1)
             rows = [
                 r
                 for r in rows
-                if r["modifiedon"] is not None
-                and (r["modifiedon"] > since if op == "gt" else r["modifiedon"] >= since)
+                if r["modifiedon"] is not None and (r["modifiedon"] > since if op == "gt" else r["modifiedon"] >= since)
             ]
         order = request.query.get("$orderby", key)
         for term in reversed([t.strip() for t in order.split(",") if t.strip()]):
             name, _, direction = term.partition(" ")
             if name not in columns:
                 return self._error(400, "0x80060888", f"Could not find a property named '{name}'.")
-            rows.sort(
-                key=lambda r, n=name: (r[n] is not None, r[n]), reverse=direction.strip().lower() == "desc"
-            )
+            rows.sort(key=lambda r, n=name: (r[n] is not None, r[n]), reverse=direction.strip().lower() == "desc")
         page_size = self.page_size
         if match := re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("prefer", "")):
             page_size = min(int(match.group(1)), 5000)
@@ -279,9 +270,7 @@ class DynamicsEmulator(HttpEmulator):
             params = {k: v for k, v in query.items() if k != "$skiptoken"}
             params["$skiptoken"] = f"{token}-{offset + size}-{size}"
             body["@odata.nextLink"] = f"{self.base_url}{API}/{entity}?{urlencode(params)}"
-        return Response(
-            200, body, {"Preference-Applied": f"odata.maxpagesize={size}", "OData-Version": "4.0"}
-        )
+        return Response(200, body, {"Preference-Applied": f"odata.maxpagesize={size}", "OData-Version": "4.0"})
 
     @staticmethod
     def _render(row: dict, select: list[str], key: str) -> dict:

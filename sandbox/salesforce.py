@@ -142,9 +142,7 @@ class SalesforceEmulator(HttpEmulator):
         times: int = 1,
         message: str = "An unexpected error occurred. Please try again.",
     ) -> None:
-        self.fail_with(
-            path_contains, lambda: Response(status, [{"message": message, "errorCode": error_code}]), times
-        )
+        self.fail_with(path_contains, lambda: Response(status, [{"message": message, "errorCode": error_code}]), times)
 
     # --------------------------------------------------------------------------------------- mutations
     def upsert(self, sobject: str, rows: list[dict], when: datetime | None = None) -> None:
@@ -210,13 +208,9 @@ class SalesforceEmulator(HttpEmulator):
         self.stats["token"] += 1
         form = request.form()
         if form.get("grant_type") != "client_credentials":
-            return Response(
-                400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}
-            )
+            return Response(400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"})
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-            return Response(
-                400, {"error": "invalid_client", "error_description": "invalid client credentials"}
-            )
+            return Response(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
         token = "00D" + secrets.token_urlsafe(24)
         issued = str(int(time.time() * 1000))
         signature = base64.b64encode(hashlib.sha256((token + issued).encode()).digest()).decode()
@@ -275,19 +269,14 @@ class SalesforceEmulator(HttpEmulator):
                 return self._error(
                     400,
                     "MALFORMED_QUERY",
-                    f"value of filter criterion for field "
-                    f"'SystemModstamp' must be of type dateTime: {literal}",
+                    f"value of filter criterion for field 'SystemModstamp' must be of type dateTime: {literal}",
                 )
             since = datetime.fromisoformat(literal.replace("Z", "+00:00"))
         with self._lock:
             rows = list(self._records[sobject].values())
         if since is not None:
             op = match.group("op")
-            rows = [
-                r
-                for r in rows
-                if (r["SystemModstamp"] > since if op == ">" else r["SystemModstamp"] >= since)
-            ]
+            rows = [r for r in rows if (r["SystemModstamp"] > since if op == ">" else r["SystemModstamp"] >= since)]
         rows.sort(key=lambda r: (r["SystemModstamp"], r["Id"]))
         snapshot = [self._render(sobject, row, fields) for row in rows]
         locator = "01g" + secrets.token_hex(6).upper()
@@ -307,9 +296,7 @@ class SalesforceEmulator(HttpEmulator):
         done = offset + self.page_size >= len(snapshot)
         body: dict[str, Any] = {"totalSize": len(snapshot), "done": done, "records": page}
         if not done:
-            body["nextRecordsUrl"] = (
-                f"/services/data/{self.api_version}/query/{locator}-{offset + self.page_size}"
-            )
+            body["nextRecordsUrl"] = f"/services/data/{self.api_version}/query/{locator}-{offset + self.page_size}"
         return Response(200, body)
 
     def _render(self, sobject: str, row: dict, fields: list[str]) -> dict:

@@ -130,15 +130,13 @@ ARRIVALS: dict[str, list[tuple[str | None, str | None]]] = {
 }
 
 USER_AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 "
-    "Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
     "Safari/605.1.15",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.4 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile "
-    "Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 "
     "Safari/537.36 Edg/124.0",
 ]
@@ -229,8 +227,7 @@ def generate_web_events(
     sessions.append(
         _SessionSpec(
             cookie=extra_cookie,
-            start=first_form[formers[extra_cookie_owner]]
-            + rng.integers(DAY, 90 * DAY, len(extra_cookie_owner)),
+            start=first_form[formers[extra_cookie_owner]] + rng.integers(DAY, 90 * DAY, len(extra_cookie_owner)),
             form_person=formers[extra_cookie_owner],
         )
     )
@@ -289,17 +286,12 @@ class _SessionSpec:
         self.start = np.asarray(start, dtype=np.int64)
         self.form_person = np.asarray(form_person, dtype=np.int64)
         # The first form should land at ends_at (near createdAt); -1 = no constraint.
-        self.ends_at = np.asarray(
-            ends_at if ends_at is not None else np.full(len(self.cookie), -1), dtype=np.int64
-        )
+        self.ends_at = np.asarray(ends_at if ends_at is not None else np.full(len(self.cookie), -1), dtype=np.int64)
 
     @staticmethod
     def concat(parts: list[_SessionSpec]) -> _SessionSpec:
         return _SessionSpec(
-            *(
-                np.concatenate([getattr(p, f) for p in parts])
-                for f in ("cookie", "start", "form_person", "ends_at")
-            )
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("cookie", "start", "form_person", "ends_at"))
         )
 
 
@@ -338,9 +330,7 @@ def _valid_persons(persons: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return valid["email"].astype(object).to_numpy(), ms
 
 
-def _window(
-    created: np.ndarray, start: pd.Timestamp | str | None, end: pd.Timestamp | str | None
-) -> tuple[int, int]:
+def _window(created: np.ndarray, start: pd.Timestamp | str | None, end: pd.Timestamp | str | None) -> tuple[int, int]:
     known = created[created != np.iinfo(np.int64).min]
     lo = int(known.min()) - 60 * DAY if len(known) else _ms(pd.Timestamp("2024-01-01", tz="UTC"))
     hi = int(known.max()) + 60 * DAY if len(known) else _ms(pd.Timestamp("2025-01-01", tz="UTC"))
@@ -399,9 +389,7 @@ def _materialize(
     pick = eligible & (rng.random(n_sessions) < 0.04)
     # Shift only sessions whose predecessor stays put, so prev_end above remains true.
     pick &= ~(pick[prev] & (prev >= 0))
-    start = np.where(
-        pick, prev_end + SESSION_TIMEOUT + np.where(rng.random(n_sessions) < 0.5, 0, 1000), start
-    )
+    start = np.where(pick, prev_end + SESSION_TIMEOUT + np.where(rng.random(n_sessions) < 0.5, 0, 1000), start)
     channel = np.where(pick, DIRECT, channel)
 
     # Landing page and arrival (query string, referrer) per session.
@@ -594,9 +582,7 @@ def _copy(con: duckdb.DuckDBPyConnection, part: pa.Table, path: Path, fmt: str, 
             con.execute(f"copy (select * from part) to '{path}' (format parquet)")
             return
         columns = ", ".join(
-            "strftime(event_date, '%Y-%m-%dT%H:%M:%S.%gZ') as event_date"
-            if f.name == "event_date"
-            else f'"{f.name}"'
+            "strftime(event_date, '%Y-%m-%dT%H:%M:%S.%gZ') as event_date" if f.name == "event_date" else f'"{f.name}"'
             for f in part.schema
         )
         options = "format json" if fmt == "jsonl" else "format csv, header true"

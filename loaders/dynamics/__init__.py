@@ -29,9 +29,7 @@ A value that cannot be typed is loaded as null and lands in `raw_dynamics._rejec
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +38,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.sources import DltResource
 
 from loaders.common import LoaderError, Progress
+from loaders.common.crm import LoadReport, parse_start_date
 from loaders.dynamics.client import DynamicsClient, Throttled
 
 PRIMARY_KEYS = {"leads": "leadid", "contacts": "contactid", "accounts": "accountid"}
@@ -78,32 +77,6 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 REJECTED_TABLE = "_rejected"
 ID_PAGE_SIZE = 5000
-
-
-@dataclass
-class LoadReport:
-    """What a run did, for the CLI's summary and its exit code."""
-
-    rows: Counter[str] = field(default_factory=Counter)
-    deleted: Counter[str] = field(default_factory=Counter)
-    rejected: int = 0
-    # a reason to stop early; pages read before it are kept, so the next run resumes after them
-    stopped: str | None = None
-    failed: LoaderError | None = None
-
-    @property
-    def halted(self) -> bool:
-        return self.stopped is not None or self.failed is not None
-
-
-def parse_start_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise LoaderError(f"SOURCES__DYNAMICS__START_DATE={value!r} is not a date (use 2018-01-01)") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def odata_datetime(value: datetime) -> str:
@@ -150,9 +123,7 @@ def type_row(entity: str, row: dict) -> tuple[dict, list[dict]]:
 
 
 def _table_hints(entity: str) -> Any:
-    columns: dict[str, Any] = {
-        name: {"data_type": t, "nullable": True} for name, t in COLUMNS[entity].items()
-    }
+    columns: dict[str, Any] = {name: {"data_type": t, "nullable": True} for name, t in COLUMNS[entity].items()}
     columns[PRIMARY_KEYS[entity]]["nullable"] = False
     columns["is_deleted"] = {"data_type": "bool", "nullable": True}
     return dlt.mark.make_hints(
@@ -206,9 +177,7 @@ def changed_rows(
         report.failed = exc
 
 
-def deleted_rows(
-    client: DynamicsClient, entity: str, report: LoadReport, progress: Progress
-) -> Iterator[Any]:
+def deleted_rows(client: DynamicsClient, entity: str, report: LoadReport, progress: Progress) -> Iterator[Any]:
     """Loaded rows whose id Dataverse no longer lists, written again with is_deleted = true."""
     if report.halted:
         return
@@ -311,7 +280,7 @@ def dynamics_source(
         backoff_base=backoff_base,
         max_retry_after=max_retry_after,
     )
-    start = parse_start_date(start_date)
+    start = parse_start_date(start_date, "SOURCES__DYNAMICS__START_DATE")
     resources: list[DltResource] = []
     for entity in [e.strip() for e in entities.split(",") if e.strip()]:
         if entity not in COLUMNS:
@@ -322,12 +291,8 @@ def dynamics_source(
             "modifiedon", initial_value=start, primary_key=key, on_cursor_value_missing="include"
         )
         resources.append(
-            dlt.resource(changed_rows, name=entity)(
-                client, entity, page_size, report, progress, modifiedon=cursor
-            )
+            dlt.resource(changed_rows, name=entity)(client, entity, page_size, report, progress, modifiedon=cursor)
         )
         if detect_deletes:
-            resources.append(
-                dlt.resource(deleted_rows, name=f"{entity}_deletes")(client, entity, report, progress)
-            )
+            resources.append(dlt.resource(deleted_rows, name=f"{entity}_deletes")(client, entity, report, progress))
     return resources

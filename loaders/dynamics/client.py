@@ -157,9 +157,7 @@ class DynamicsClient:
             if status in RETRYABLE_STATUS or status == 0:
                 delay = next(delays, None)
                 if delay is not None:
-                    log.warning(
-                        "Dataverse %s (%s); retrying in %.1fs", status or "connection error", message, delay
-                    )
+                    log.warning("Dataverse %s (%s); retrying in %.1fs", status or "connection error", message, delay)
                     time.sleep(delay)
                     continue
                 raise LoaderError(

@@ -23,9 +23,7 @@ field and raw value land in `raw_salesforce._rejected`, so nothing is lost.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -33,6 +31,7 @@ import dlt
 from dlt.sources import DltResource
 
 from loaders.common import LoaderError, Progress, StopWithProgress
+from loaders.common.crm import LoadReport, parse_start_date
 from loaders.salesforce.client import RequestLimitExceeded, SalesforceClient
 
 # The raw landing contract (SPEC.md): always requested, whatever describe says is standard or custom.
@@ -83,34 +82,6 @@ DLT_TYPES = {
 SKIPPED_TYPES = {"address", "location", "base64", "anyType", "complexvalue"}
 
 REJECTED_TABLE = "_rejected"
-
-
-@dataclass
-class LoadReport:
-    """What a run did, for the CLI's summary and its exit code."""
-
-    rows: Counter[str] = field(default_factory=Counter)
-    pages: Counter[str] = field(default_factory=Counter)
-    rejected: int = 0
-    # a reason to stop early; pages read before it are kept, so the next run resumes after them
-    stopped: str | None = None
-    failed: LoaderError | None = None
-
-    @property
-    def halted(self) -> bool:
-        return self.stopped is not None or self.failed is not None
-
-
-def parse_start_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise LoaderError(
-            f"SOURCES__SALESFORCE__START_DATE={value!r} is not a date (use 2018-01-01)"
-        ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def soql_datetime(value: datetime) -> str:
@@ -192,9 +163,7 @@ def _rejected(rows: list[dict]) -> Any:
 def _table_hints(table: str, types: dict[str, str]) -> Any:
     """Merge on Id with a column per requested field, typed from describe: a column that is null on every
     row so far (ConvertedDate, ...) still exists with its type."""
-    columns = {
-        name: {"data_type": DLT_TYPES.get(t, "text"), "nullable": name != "Id"} for name, t in types.items()
-    }
+    columns = {name: {"data_type": DLT_TYPES.get(t, "text"), "nullable": name != "Id"} for name, t in types.items()}
     return dlt.mark.make_hints(table_name=table, write_disposition="merge", primary_key="Id", columns=columns)
 
 
@@ -261,10 +230,8 @@ def salesforce_source(
     """One merge resource per object (table = object name lower-cased), incremental on SystemModstamp."""
     report = report if report is not None else LoadReport()
     progress = progress or Progress("salesforce")
-    client = SalesforceClient(
-        base_url, client_id, client_secret, api_version=api_version, backoff_base=backoff_base
-    )
-    start = parse_start_date(start_date)
+    client = SalesforceClient(base_url, client_id, client_secret, api_version=api_version, backoff_base=backoff_base)
+    start = parse_start_date(start_date, "SOURCES__SALESFORCE__START_DATE")
     resources = []
     for sobject in [o.strip() for o in objects.split(",") if o.strip()]:
         try:

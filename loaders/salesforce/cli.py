@@ -17,18 +17,8 @@ from __future__ import annotations
 
 import argparse
 
-import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
-
-from loaders.common import LoaderError, Progress, StopWithProgress, make_pipeline
-from loaders.salesforce import LoadReport, salesforce_source
-
-
-def loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
-    """Rows written per table by the last run (after dlt dropped what it already had)."""
-    trace = pipeline.last_trace
-    info = trace.last_normalize_info if trace else None
-    return {t: n for t, n in (info.row_counts if info else {}).items() if not t.startswith("_dlt")}
+from loaders.common.crm import run_crm_load
+from loaders.salesforce import salesforce_source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,36 +33,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = Progress("salesforce")
-    report = LoadReport()
-    overrides = {k: v for k, v in {"objects": args.objects, "start_date": args.start_date}.items() if v}
-    pipeline = make_pipeline("salesforce", "raw_salesforce", args.destination, args.pipelines_dir)
-    try:
-        source = salesforce_source(report=report, progress=progress, **overrides)
-    except ConfigFieldMissingException as exc:
-        names = ", ".join(f"SOURCES__SALESFORCE__{f.upper()}" for f in exc.fields)
-        raise LoaderError(
-            f"Salesforce is not configured: set {names} (env vars or .dlt/secrets.toml)"
-        ) from None
-    progress.say(f"loading {', '.join(source.resources.keys())} into {pipeline.dataset_name}")
-    try:
-        pipeline.run(source)
-    except Exception as exc:
-        # dlt wraps what a resource raises; show our own errors as they are
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, LoaderError):
-            cause = cause.__cause__ or cause.__context__
-        if isinstance(cause, LoaderError):
-            raise cause from None
-        raise
-    loaded = loaded_rows(pipeline)
-    summary = ", ".join(f"{table} {n}" for table, n in sorted(loaded.items())) or "nothing new"
-    progress.say(
-        f"done: loaded {summary}; {report.rejected} values rejected"
-        + (f" (see {pipeline.dataset_name}._rejected)" if report.rejected else "")
-    )
-    if report.failed:
-        raise LoaderError(f"{report.failed} What was read before the error is loaded.") from report.failed
-    if report.stopped:
-        raise StopWithProgress(report.stopped)
-    return 0
+    overrides = {"objects": args.objects, "start_date": args.start_date}
+    return run_crm_load(args, "salesforce", "Salesforce", salesforce_source, overrides)

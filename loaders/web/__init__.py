@@ -122,9 +122,7 @@ def web_source(
     stats = stats if stats is not None else WebLoadStats()
     # Credentials are resolved here, under [sources.web], so one config section holds everything the
     # source needs; the fsspec client is then handed to dlt's filesystem resource.
-    fs_config = resolve_configuration(
-        FilesystemConfiguration(bucket_url=bucket_url), sections=("sources", "web")
-    )
+    fs_config = resolve_configuration(FilesystemConfiguration(bucket_url=bucket_url), sections=("sources", "web"))
     if fs_config.is_local_filesystem:
         folder = FilesystemConfiguration.make_local_path(fs_config.bucket_url)
         if not os.path.isdir(folder):
@@ -206,14 +204,10 @@ class _Batcher:
         # Written even when empty (once files were read) so raw_web.rejected_events always exists for dbt.
         if rejected or self.stats.files_read:
             table = pa.Table.from_pylist(rejected, schema=_REJECTED_SCHEMA)
-            yield dlt.mark.with_hints(
-                table, dlt.mark.make_hints(**_REJECTED_HINTS), create_table_variant=True
-            )
+            yield dlt.mark.with_hints(table, dlt.mark.make_hints(**_REJECTED_HINTS), create_table_variant=True)
 
     def _flush_table(self, table_name: str) -> Iterator[Any]:
         tables, self.pending[table_name] = self.pending[table_name], []
         self.pending_rows[table_name] = 0
         if tables:
-            yield dlt.mark.with_hints(
-                pa.concat_tables(tables), _event_hints(table_name), create_table_variant=True
-            )
+            yield dlt.mark.with_hints(pa.concat_tables(tables), _event_hints(table_name), create_table_variant=True)

@@ -116,12 +116,8 @@ def _summary(stats: WebLoadStats, seconds: float) -> str:
     ]
     if stats.files_skipped:
         shown = ", ".join(stats.files_skipped[:5]) + (" ..." if len(stats.files_skipped) > 5 else "")
-        lines.append(
-            f"  skipped {len(stats.files_skipped)} files that are not .jsonl/.csv/.parquet(.gz): {shown}"
-        )
+        lines.append(f"  skipped {len(stats.files_skipped)} files that are not .jsonl/.csv/.parquet(.gz): {shown}")
     if stats.ignored_columns:
-        lines.append(
-            f"  ignored columns outside the raw contract: {', '.join(sorted(stats.ignored_columns))}"
-        )
+        lines.append(f"  ignored columns outside the raw contract: {', '.join(sorted(stats.ignored_columns))}")
     lines.append("  events merge on id: events already loaded (re-delivered files) add no rows")
     return "\n".join(lines)

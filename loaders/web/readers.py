@@ -145,9 +145,7 @@ def read_file(stream: IO[bytes], file_name: str, fmt: str, block_bytes: int = 64
         else:
             yield from _read_csv(raw, file_name, default_table, block_bytes)
     except _Unreadable as exc:
-        yield Block(
-            rejected=[_reject(file_name, exc.line, f"file: unreadable from here on ({exc.cause})", "")]
-        )
+        yield Block(rejected=[_reject(file_name, exc.line, f"file: unreadable from here on ({exc.cause})", "")])
 
 
 class _Unreadable(Exception):
@@ -317,9 +315,7 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _read_csv(
-    stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int
-) -> Iterator[Block]:
+def _read_csv(stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int) -> Iterator[Block]:
     try:
         header = stream.readline()
     except (OSError, EOFError) as exc:
@@ -375,9 +371,7 @@ def _csv_block_by_line(
         if not row or not raw.strip():
             continue
         if len(row) != len(header_names):
-            rejected.append(
-                _reject(file_name, line, f"CSV: expected {len(header_names)} fields, got {len(row)}", raw)
-            )
+            rejected.append(_reject(file_name, line, f"CSV: expected {len(header_names)} fields, got {len(row)}", raw))
             continue
         records.append({n: (v if v != "" else None) for n, v in zip(header_names, row, strict=True)})
         lines.append(line)
@@ -409,9 +403,7 @@ def _read_parquet(stream: IO[bytes], file_name: str, default_table: str | None) 
             yield _to_contract(table, lines, raw_of, file_name, default_table)
             row += table.num_rows
     except (OSError, EOFError, pa.ArrowException) as exc:
-        yield Block(
-            rejected=[_reject(file_name, row, f"file: unreadable Parquet from this row on ({exc})", "")]
-        )
+        yield Block(rejected=[_reject(file_name, row, f"file: unreadable Parquet from this row on ({exc})", "")])
 
 
 def _reject(file_name: str, line: int, reason: str, raw: str) -> dict[str, Any]:
@@ -503,9 +495,7 @@ def _to_contract(
     )
     if default_table is not None:
         target = pc.if_else(pc.is_null(event_type), pa.scalar(default_table), target)
-    event_type_values = (
-        event_type.to_numpy(zero_copy_only=False) if pc.any(pc.is_null(target)).as_py() else None
-    )
+    event_type_values = event_type.to_numpy(zero_copy_only=False) if pc.any(pc.is_null(target)).as_py() else None
     problems.append(
         (
             pc.is_null(target),
@@ -541,18 +531,14 @@ def _to_contract(
     )
 
     bad = np.zeros(n, dtype=bool)
-    masks = [
-        np.asarray(pc.fill_null(m, True).to_numpy(zero_copy_only=False), dtype=bool) for m, _ in problems
-    ]
+    masks = [np.asarray(pc.fill_null(m, True).to_numpy(zero_copy_only=False), dtype=bool) for m, _ in problems]
     for m in masks:
         bad |= m
     bad_rows = np.flatnonzero(bad)
     if len(bad_rows):
         raws = raw_of(bad_rows)
         for raw, r in zip(raws, bad_rows, strict=True):
-            reason = "; ".join(
-                describe(int(r)) for m, (_, describe) in zip(masks, problems, strict=True) if m[r]
-            )
+            reason = "; ".join(describe(int(r)) for m, (_, describe) in zip(masks, problems, strict=True) if m[r])
             block.rejected.append(_reject(file_name, int(lines[r]), reason, raw))
 
     line_array = pa.array(lines, pa.int64())
