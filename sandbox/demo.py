@@ -161,7 +161,7 @@ def summarize(db: Path) -> None:
         for stage, n in con.sql(
             "select coalesce(bizible_stage, '(none)'), count(*) from main.biz_leads group by 1 order by 2 desc"
         ).fetchall():
-            print(f"      {stage:<16} {n:>8,}")
+            print(f"      {stage:<22} {n:>8,}")
         step("touchpoints by channel (non-duplicate, non-deleted persons)")
         print(f"    {'channel':<16} {'touchpoints':>11} {'persons':>8} {'U-shape credit':>15}")
         for channel, n, people, credit in con.execute(
