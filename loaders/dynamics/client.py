@@ -11,11 +11,11 @@ from typing import Any
 import requests
 
 from loaders.common import LoaderError, RateBudget, backoff_delays
+from loaders.common.retry import RETRYABLE_STATUS, post_with_retry
 
 log = logging.getLogger(__name__)
 
 API_PATH = "/api/data/v9.2"
-RETRYABLE_STATUS = {500, 502, 503, 504}
 # A 429 is Dataverse's service protection saying "slow down", not a failure: keep honouring it this often
 MAX_THROTTLES_PER_CALL = 20
 
@@ -73,20 +73,15 @@ class DynamicsClient:
             "client_secret": self.client_secret,
             "scope": self.scope,
         }
-        response = None
-        for delay in [*backoff_delays(self.attempts, self.backoff_base), None]:
-            try:
-                response = self.session.post(self.token_url, data=data, timeout=self.timeout)
-            except requests.RequestException as exc:
-                if delay is None:
-                    raise LoaderError(f"the token endpoint {self.token_url} is unreachable: {exc}") from exc
-                time.sleep(delay)
-                continue
-            if response.status_code in RETRYABLE_STATUS and delay is not None:
-                time.sleep(delay)
-                continue
-            break
-        assert response is not None
+        response = post_with_retry(
+            self.session,
+            self.token_url,
+            data,
+            what="the token endpoint",
+            attempts=self.attempts,
+            backoff_base=self.backoff_base,
+            timeout=self.timeout,
+        )
         if response.status_code != 200:
             try:
                 body = response.json()

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from loaders.common import LoaderError, RateBudget, StopWithProgress, backoff_delays
+from loaders.common.retry import post_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -94,30 +95,28 @@ class MarketoClient:
             "client_id": self._client_id,
             "client_secret": self._client_secret,
         }
-        for delay in [*backoff_delays(self.retry.attempts, self.retry.base_seconds, self.retry.cap_seconds), None]:
-            try:
-                resp = self.session.post(url, data=params, timeout=self.timeout)
-            except requests.RequestException as exc:
-                if delay is None:
-                    raise LoaderError(f"cannot reach Marketo at {self.base_url}: {exc}") from exc
-                time.sleep(delay)
-                continue
-            if resp.status_code in (400, 401):
-                raise LoaderError(
-                    "Marketo refused the client credentials (HTTP "
-                    f"{resp.status_code}: {resp.text[:200]}). Check SOURCES__MARKETO__CLIENT_ID and "
-                    "SOURCES__MARKETO__CLIENT_SECRET (Admin > LaunchPoint > View Details)."
-                )
-            if resp.status_code >= 500 and delay is not None:
-                time.sleep(delay)
-                continue
-            resp.raise_for_status()
-            body = resp.json()
-            self._token = body["access_token"]
-            # refresh a minute early (or at half-life for short-lived tokens) so no call races expiry
-            ttl = float(body.get("expires_in", 3600))
-            self._token_expires_at = time.monotonic() + ttl - min(60.0, ttl / 2)
-            return
+        resp = post_with_retry(
+            self.session,
+            url,
+            params,
+            what="Marketo's identity service",
+            attempts=self.retry.attempts,
+            backoff_base=self.retry.base_seconds,
+            timeout=self.timeout,
+        )
+        if resp.status_code in (400, 401):
+            raise LoaderError(
+                "Marketo refused the client credentials (HTTP "
+                f"{resp.status_code}: {resp.text[:200]}). Check SOURCES__MARKETO__CLIENT_ID and "
+                "SOURCES__MARKETO__CLIENT_SECRET (Admin > LaunchPoint > View Details)."
+            )
+        if resp.status_code != 200:
+            raise LoaderError(f"Marketo's identity service answered HTTP {resp.status_code}: {resp.text[:200]}")
+        body = resp.json()
+        self._token = body["access_token"]
+        # refresh a minute early (or at half-life for short-lived tokens) so no call races expiry
+        ttl = float(body.get("expires_in", 3600))
+        self._token_expires_at = time.monotonic() + ttl - min(60.0, ttl / 2)
 
     def _auth_header(self) -> dict[str, str]:
         if self._token is None or time.monotonic() >= self._token_expires_at:

@@ -11,10 +11,10 @@ from urllib.parse import urljoin
 import requests
 
 from loaders.common import LoaderError, RateBudget, backoff_delays
+from loaders.common.retry import RETRYABLE_STATUS, post_with_retry
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = {500, 502, 503, 504}
 # Salesforce answers these error codes with 5xx or 4xx; all of them are worth another try
 RETRYABLE_CODES = {"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT", "UNABLE_TO_LOCK_ROW"}
 
@@ -65,19 +65,16 @@ class SalesforceClient:
             "client_id": self.client_id,
             "client_secret": self.client_secret,
         }
-        for delay in [*backoff_delays(self.attempts, self.backoff_base), None]:
-            try:
-                with self.budget.call():
-                    response = self.session.post(url, data=data, timeout=self.timeout)
-            except requests.RequestException as exc:
-                if delay is None:
-                    raise LoaderError(f"Salesforce login at {url} is unreachable: {exc}") from exc
-                time.sleep(delay)
-                continue
-            if response.status_code in RETRYABLE_STATUS and delay is not None:
-                time.sleep(delay)
-                continue
-            break
+        response = post_with_retry(
+            self.session,
+            url,
+            data,
+            what="Salesforce login",
+            attempts=self.attempts,
+            backoff_base=self.backoff_base,
+            timeout=self.timeout,
+            budget=self.budget,
+        )
         if response.status_code != 200:
             try:
                 body = response.json()
