@@ -15,7 +15,19 @@ import duckdb
 from tests.support import query, run_dbt
 from tests.test_touchpoints_dbt import load_batch
 
-MARTS = ["biz_page_views", "biz_form_submits", "biz_sessions", "biz_email_to_visitor_ids", "biz_touchpoints"]
+MARTS = [
+    "biz_page_views",
+    "biz_form_submits",
+    "biz_sessions",
+    "biz_email_to_visitor_ids",
+    "biz_touchpoints",
+    "biz_leads",
+    "int_sessions_sessionized",
+    "int_touchpoints_by_email",
+    "int_web_traffic_by_day",
+    "rpt_web_traffic_by_day_landing_page_channel",
+    "rpt_touchpoints_by_month_channel_segment",
+]
 # when a run (re)wrote the row: differs between the two builds by design
 RUN_COLUMNS = {"_processed_at"}
 

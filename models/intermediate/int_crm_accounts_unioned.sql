@@ -40,3 +40,4 @@ unioned as (
 )
 
 select * from unioned
+{{ unless_inputs_changed() }}

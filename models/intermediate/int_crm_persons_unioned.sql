@@ -108,3 +108,4 @@ unioned as (
 )
 
 select * from unioned
+{{ unless_inputs_changed() }}

@@ -199,3 +199,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

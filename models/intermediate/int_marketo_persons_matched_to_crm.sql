@@ -55,3 +55,4 @@ matched as (
 )
 
 select * from matched
+{{ unless_inputs_changed() }}

@@ -90,3 +90,4 @@ resolved as (
 )
 
 select * from resolved
+{{ unless_inputs_changed() }}

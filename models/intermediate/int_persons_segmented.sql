@@ -36,3 +36,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

@@ -150,3 +150,4 @@ unioned as (
 )
 
 select * from unioned
+{{ unless_inputs_changed() }}

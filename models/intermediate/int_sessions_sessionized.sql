@@ -6,30 +6,19 @@
     stays in the session), or when a page view is a new arrival from another channel: a referrer on another
     host than the page, or a UTM-tagged URL. A Direct arrival never cuts.
 
-    Incremental: a run re-sessionizes the whole history of every cookie that has events in a dlt load not
-    processed yet, and replaces that cookie's rows (unique_key cookie_id with delete+insert). Late or
-    out-of-order events therefore give exactly what a full refresh gives.
+    Incremental: for every cookie with events in a dlt load not processed yet, a run rebuilds the cookie's
+    events from its earliest new event on (a late event rebuilds from where it falls: the new events plus the
+    stored rows after it), continuing from the stored event just before (the anchor: its session number,
+    session id, start and event number), and replaces those rows (unique_key event_key with delete+insert). Events before the earliest new one keep
+    their session: whether an event starts a session depends only on the event before it. Late or
+    out-of-order events therefore give exactly what a full refresh gives, at the cost of the new events.
+    An event re-delivered under another cookie is rebuilt on both cookies, from its old date on the old one.
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='cookie_id',
+    unique_key='event_key',
     on_schema_change='append_new_columns',
-    post_hook=[
-        "{% if is_incremental() %}
-        -- an event re-delivered under another cookie was written again under its new cookie in this run;
-        -- its row under the old cookie (which may have no events left, so nothing replaced it) goes
-        delete from {{ this }}
-        where _processed_at < {{ processed_at() }}
-            and exists (
-                select 1
-                from {{ this }} as rewritten
-                where rewritten._processed_at = {{ processed_at() }}
-                    and rewritten.event_type = {{ this }}.event_type
-                    and rewritten.event_id = {{ this }}.event_id
-            )
-        {% endif %}"
-    ],
 ) }}
 
 with
@@ -94,7 +83,8 @@ completed_loads as (
 ),
 
 -- rows of a load dlt has not finished yet wait for the next run (a full refresh treats them alike);
--- rows fed without a dlt load id count, but only a full refresh or new events on their cookie pick them up.
+-- rows fed without a dlt load id count, but only a full refresh picks them up (incremental runs find new
+-- events by load id, and rebuild from the stored rows).
 -- Events without cookie, id or time cannot be placed in a session; staging's warn-level tests count them.
 events_usable as (
     select events_unioned.*
@@ -107,6 +97,15 @@ events_usable as (
         and (events_unioned._dlt_load_id is null or completed_loads.load_id is not null)
 ),
 
+{#- the anchor columns of an event that is not an anchor -#}
+{%- set no_anchor -%}
+        false                                                           as is_anchor,
+        cast(null as {{ dbt.type_bigint() }})                           as anchor_session_number,
+        cast(null as {{ dbt.type_string() }})                           as anchor_session_id,
+        cast(null as {{ dbt.type_timestamp() }})                        as anchor_session_started_at,
+        cast(null as {{ dbt.type_bigint() }})                           as anchor_event_number
+{%- endset %}
+
 {% if is_incremental() %}
 -- completed loads this model has not seen yet
 new_loads as (
@@ -117,34 +116,151 @@ new_loads as (
         )
 ),
 
+-- the new loads' events only: the staging views are read once, filtered by load id
 new_events as (
-    select events_usable.*
-    from events_usable
+    select events_unioned.*
+    from events_unioned
     inner join new_loads
-        on events_usable._dlt_load_id = new_loads.load_id
+        on events_unioned._dlt_load_id = new_loads.load_id
+    where events_unioned.cookie_id is not null
+        and events_unioned.event_id is not null
+        and events_unioned.event_date is not null
 ),
 
-touched_cookies as (
-    select cookie_id from new_events
-    union
-    -- an event re-delivered under another cookie: its old cookie is rebuilt too, so the event leaves it
-    select stored.cookie_id
+new_event_keys as (
+    select {{ dbt.concat(["event_type", "':'", "event_id"]) }} as event_key
+    from new_events
+),
+
+-- where each touched cookie is rebuilt from: its earliest new event, or the stored date of an event that
+-- came again (a re-delivered event may carry another date, or another cookie: then its old cookie too)
+rebuild_points as (
+    select cookie_id, event_date from new_events
+    union all
+    select stored.cookie_id, stored.event_date
     from {{ this }} as stored
-    inner join new_events
-        on stored.event_type = new_events.event_type
-        and stored.event_id = new_events.event_id
+    inner join new_event_keys
+        on stored.event_key = new_event_keys.event_key
 ),
 
--- the whole history of each touched cookie, so a session spanning the previous run's boundary is rebuilt
+rebuild_starts as (
+    select cookie_id, min(event_date) as rebuild_from
+    from rebuild_points
+    group by cookie_id
+),
+
+-- stored events at or after the rebuild point, except those that came again (the new version wins)
+stored_rebuilt as (
+    select stored.*
+    from {{ this }} as stored
+    inner join rebuild_starts
+        on stored.cookie_id = rebuild_starts.cookie_id
+        and stored.event_date >= rebuild_starts.rebuild_from
+    left join new_event_keys
+        on stored.event_key = new_event_keys.event_key
+    where new_event_keys.event_key is null
+),
+
+-- the stored event just before each cookie's rebuild point (the anchor): rebuilt events continue its session
+anchor_dates as (
+    select stored.cookie_id, max(stored.event_date) as anchor_date
+    from {{ this }} as stored
+    inner join rebuild_starts
+        on stored.cookie_id = rebuild_starts.cookie_id
+        and stored.event_date < rebuild_starts.rebuild_from
+    group by stored.cookie_id
+),
+
+anchor_candidates as (
+    select
+        stored.event_type,
+        stored.event_id,
+        stored.cookie_id,
+        stored.event_type_rank,
+        stored.event_date,
+        stored.session_number                                           as anchor_session_number,
+        stored.session_id                                               as anchor_session_id,
+        stored.session_started_at                                       as anchor_session_started_at,
+        stored.event_number                                             as anchor_event_number
+    from {{ this }} as stored
+    inner join anchor_dates
+        on stored.cookie_id = anchor_dates.cookie_id
+        and stored.event_date = anchor_dates.anchor_date
+),
+
+anchors as (
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by cookie_id
+                order by event_type_rank desc, event_id desc
+            )                                                           as anchor_rank
+        from anchor_candidates
+    ) as ranked
+    where anchor_rank = 1
+),
+
+events_to_rebuild as (
+    select * from new_events
+
+    union all
+
+    select
+        event_type,
+        event_id,
+        cookie_id,
+        current_page_raw,
+        referrer_page_raw,
+        page_title,
+        email,
+        email_raw,
+        form_identifier,
+        ip_address,
+        user_agent_string,
+        _dlt_load_id,
+        event_type_rank,
+        event_date
+    from stored_rebuilt
+),
+
 events as (
-    select events_usable.*
-    from events_usable
-    inner join touched_cookies
-        on events_usable.cookie_id = touched_cookies.cookie_id
+    select
+        events_to_rebuild.*,
+        {{ no_anchor }}
+    from events_to_rebuild
+
+    union all
+
+    select
+        event_type,
+        event_id,
+        cookie_id,
+        cast(null as {{ dbt.type_string() }})                           as current_page_raw,
+        cast(null as {{ dbt.type_string() }})                           as referrer_page_raw,
+        cast(null as {{ dbt.type_string() }})                           as page_title,
+        cast(null as {{ dbt.type_string() }})                           as email,
+        cast(null as {{ dbt.type_string() }})                           as email_raw,
+        cast(null as {{ dbt.type_string() }})                           as form_identifier,
+        cast(null as {{ dbt.type_string() }})                           as ip_address,
+        cast(null as {{ dbt.type_string() }})                           as user_agent_string,
+        cast(null as {{ dbt.type_string() }})                           as _dlt_load_id,
+        event_type_rank,
+        event_date,
+        true                                                            as is_anchor,
+        anchor_session_number,
+        anchor_session_id,
+        anchor_session_started_at,
+        anchor_event_number
+    from anchors
 ),
 {% else %}
 events as (
-    select * from events_usable
+    select
+        *,
+        {{ no_anchor }}
+    from events_usable
 ),
 {% endif %}
 
@@ -190,14 +306,23 @@ session_starts_flagged as (
     from gaps_measured
 ),
 
+-- An anchor (incremental runs) sorts first in its cookie and carries its stored session: numbering
+-- continues from it, and the events that stay in its session keep its id, start and event count.
+-- A full build has no anchors and skips those windows.
+{%- set anchored = is_incremental() %}
 sessions_numbered as (
     select
         *,
-        cast(sum(case when is_session_start then 1 else 0 end) over (
-            partition by cookie_id
-            order by event_date, event_type_rank, event_id
-            rows between unbounded preceding and current row
-        ) as {{ dbt.type_bigint() }})                                   as session_number
+        cast(
+            {% if anchored -%}
+            coalesce(max(anchor_session_number) over (partition by cookie_id), 0) +
+            {% endif -%}
+            sum(case when is_session_start and not is_anchor then 1 else 0 end) over (
+                partition by cookie_id
+                order by event_date, event_type_rank, event_id
+                rows between unbounded preceding and current row
+            )
+        as {{ dbt.type_bigint() }})                                     as session_number
     from session_starts_flagged
 ),
 
@@ -209,11 +334,24 @@ sessions_keyed as (
             order by event_date, event_type_rank, event_id
             rows between unbounded preceding and unbounded following
         )                                                               as session_first_event_key,
+        {% if anchored -%}
+        max(anchor_session_id) over (partition by cookie_id, session_number) as anchor_session_id_kept,
+        min(coalesce(anchor_session_started_at, event_date)) over (
+            partition by cookie_id, session_number
+        )                                                               as session_started_at,
+        row_number() over (
+            partition by cookie_id, session_number
+            order by event_date, event_type_rank, event_id
+        ) - 1 + coalesce(max(anchor_event_number) over (partition by cookie_id, session_number), 1)
+                                                                        as event_number
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }})                           as anchor_session_id_kept,
         min(event_date) over (partition by cookie_id, session_number)   as session_started_at,
         row_number() over (
             partition by cookie_id, session_number
             order by event_date, event_type_rank, event_id
         )                                                               as event_number
+        {%- endif %}
     from sessions_numbered
 ),
 
@@ -224,7 +362,10 @@ final as (
         event_type,
         event_id,
         -- deterministic: the same events always give the same session id, whichever run builds it
-        {{ dbt.hash(dbt.concat(["cookie_id", "'|'", "session_first_event_key"])) }}  as session_id,
+        coalesce(
+            anchor_session_id_kept,
+            {{ dbt.hash(dbt.concat(["cookie_id", "'|'", "session_first_event_key"])) }}
+        )                                                               as session_id,
         cookie_id                                                       as visitor_id,
         cookie_id,
         ---------- strings
@@ -252,6 +393,7 @@ final as (
         session_started_at,
         {{ processed_at() }}                                            as _processed_at
     from sessions_keyed
+    where not is_anchor
 )
 
 select * from final

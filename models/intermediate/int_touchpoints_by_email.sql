@@ -62,11 +62,33 @@ email_visitors as (
     inner join affected_emails
         on email_visitors_all.email = affected_emails.email
 ),
+
+email_form_submits as (
+    select form_submits.*
+    from form_submits
+    inner join affected_emails
+        on form_submits.email = affected_emails.email
+),
+
+-- the sessions of the affected emails' visitors only
+sessions as (
+    select
+        events.session_id,
+        events.visitor_id,
+        events.session_started_at
+    from events
+    inner join (select distinct visitor_id from email_visitors) as visitors
+        on events.visitor_id = visitors.visitor_id
+    where events.event_number = 1
+),
 {% else %}
 email_visitors as (
     select * from email_visitors_all
 ),
-{% endif %}
+
+email_form_submits as (
+    select * from form_submits
+),
 
 sessions as (
     select
@@ -76,6 +98,7 @@ sessions as (
     from events
     where event_number = 1
 ),
+{% endif %}
 
 email_sessions as (
     select
@@ -103,7 +126,7 @@ email_forms as (
             partition by email, session_id
             order by event_date, event_id
         )                                               as form_number
-    from form_submits
+    from email_form_submits
     where email is not null
 ),
 

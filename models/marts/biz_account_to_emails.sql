@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {#-
     Which emails belong to which account (Measure's BIZ_ACCOUNT_TO_EMAILS), one row per (account_id, email):
     every person with an email and an account in biz_accounts — CRM contacts, converted leads, and leads
@@ -51,3 +49,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

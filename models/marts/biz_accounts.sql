@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 with
 
 crm_accounts as (
@@ -26,3 +24,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

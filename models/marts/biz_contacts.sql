@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 with
 
 persons as (
@@ -32,3 +30,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

@@ -1,8 +1,16 @@
 {#-
     Email <-> visitor links, Marketo Measure's BIZ_EMAIL_TO_VISITOR_IDS: one row per (email, visitor_id)
     seen on a form submit with a valid email. Every session of the visitor belongs to the email (B3).
+
+    Incremental: the links of every visitor with events rewritten upstream since this model's last run are
+    recomputed from all the visitor's form submits and replace that visitor's rows (unique_key visitor_id).
 -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='visitor_id',
+    on_schema_change='append_new_columns',
+) }}
 
 with
 
@@ -10,13 +18,25 @@ events as (
     select * from {{ ref('int_sessions_sessionized') }}
 ),
 
+{% if is_incremental() %}
+touched_visitors as (
+    select distinct visitor_id
+    from events
+    where _processed_at > {{ last_processed_at() }}
+),
+{% endif %}
+
 form_submits as (
     select
-        {{ normalize_email('email') }}                  as email,
-        visitor_id,
-        event_date
+        {{ normalize_email('events.email') }}           as email,
+        events.visitor_id,
+        events.event_date
     from events
-    where event_type = 'form_submit'
+    {% if is_incremental() %}
+    inner join touched_visitors
+        on events.visitor_id = touched_visitors.visitor_id
+    {% endif %}
+    where events.event_type = 'form_submit'
 ),
 
 final as (
@@ -31,7 +51,8 @@ final as (
         false                                           as is_deleted,
         ---------- timestamps
         min(event_date)                                 as created_date,
-        max(event_date)                                 as modified_date
+        max(event_date)                                 as modified_date,
+        {{ processed_at() }}                            as _processed_at
     from form_submits
     -- an email without '@' normalizes to null and never links a visitor
     where email is not null

@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 with
 
 persons as (
@@ -37,3 +35,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

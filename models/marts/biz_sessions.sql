@@ -2,25 +2,50 @@
     Web sessions, Marketo Measure's BIZ_SESSIONS. One row per session.
 
     Landing page, referrer and UTM fields come from the session's first event; channel and subchannel from
-    the first matching rule of the channel_rules seed. Incremental: every session of a cookie re-sessionized
-    in this run is replaced (unique_key cookie_id): a late event can merge two sessions or move a session's
-    start, so a session id of the previous run may disappear.
+    the first matching rule of the channel_rules seed. Incremental: every session with an event rewritten
+    upstream in this run is rebuilt from all its events (unique_key id), and the post-hook drops the sessions
+    of those cookies that no longer exist upstream (a late event merged them into another).
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='cookie_id',
+    unique_key='id',
     on_schema_change='append_new_columns',
+    post_hook=[
+        "{% if is_incremental() %}
+        delete from {{ this }}
+        where _processed_at < {{ processed_at() }}
+            and cookie_id in (select cookie_id from {{ this }} where _processed_at = {{ processed_at() }})
+            and id not in (
+                select session_id
+                from {{ ref('int_sessions_sessionized') }}
+                where cookie_id in (select cookie_id from {{ this }} where _processed_at = {{ processed_at() }})
+            )
+        {% endif %}"
+    ],
 ) }}
 
 with
 
+{% if is_incremental() %}
+-- sessions with an event written upstream since this model's last run, with all their events
+touched_sessions as (
+    select distinct session_id
+    from {{ ref('int_sessions_sessionized') }}
+    where _processed_at > {{ last_processed_at() }}
+),
+
+events as (
+    select events.*
+    from {{ ref('int_sessions_sessionized') }} as events
+    inner join touched_sessions
+        on events.session_id = touched_sessions.session_id
+),
+{% else %}
 events as (
     select * from {{ ref('int_sessions_sessionized') }}
-    {% if is_incremental() %}
-    where _processed_at > {{ last_processed_at() }}
-    {% endif %}
 ),
+{% endif %}
 
 channel_rules as (
     select * from {{ ref('channel_rules') }}
@@ -68,8 +93,7 @@ first_events as (
         {{ url_parameter('current_page_raw', 'utm_content') }}          as content,
         session_number,
         has_utm,
-        session_started_at,
-        _processed_at
+        session_started_at
     from events
     where event_number = 1
 ),
@@ -194,7 +218,7 @@ final as (
         ---------- timestamps
         sessions_classified.session_started_at                          as event_date,
         session_stats.session_end,
-        sessions_classified._processed_at
+        {{ processed_at() }}                                            as _processed_at
     from sessions_classified
     inner join session_stats
         on sessions_classified.session_id = session_stats.session_id

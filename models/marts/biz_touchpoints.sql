@@ -5,8 +5,9 @@
     Incremental: a run rewrites every touchpoint of the persons whose touchpoints may have changed — those
     whose email was recomputed upstream (new events on a linked cookie, a late form fill linking an old
     anonymous cookie) and those whose own fields changed (new person, email, created_date, account, flags;
-    seen through `_person_fingerprint`). A person whose email changed to one without touchpoints gets no new
-    rows, so the post-hook removes the rows of every person that no longer has the email they were written for.
+    seen through `_person_fingerprint`; the comparison is skipped when the person models were not rebuilt
+    since this model last wrote). A person whose email changed to one without touchpoints gets no new rows,
+    so the post-hook removes the rows of every person that no longer has the email they were written for.
 -#}
 {{ config(
     materialized='incremental',
@@ -27,12 +28,14 @@
     ],
 ) }}
 
--- the post-hook reads persons: depends_on: {{ ref('int_persons_unioned') }}
-
 with
 
-touchpoints_weighted as (
-    select * from {{ ref('int_touchpoints_weighted') }}
+persons as (
+    select * from {{ ref('int_persons_unioned') }}
+),
+
+email_touchpoints as (
+    select * from {{ ref('int_touchpoints_by_email') }}
 ),
 
 sessions as (
@@ -43,46 +46,59 @@ segments as (
     select * from {{ ref('int_persons_segmented') }}
 ),
 
--- read only by incremental runs, to find the emails recomputed upstream
-touchpoints_by_email as (
-    select * from {{ ref('int_touchpoints_by_email') }}
-),
-
--- the person's segments (B6, seeds/segment_rules.csv) ride along, so a rule change rewrites the rows it moves
-touchpoints_segmented as (
-    select
-        touchpoints_weighted.*,
+-- what a person's touchpoints carry besides the touchpoints themselves: its fields and its segments (B6,
+-- seeds/segment_rules.csv), fingerprinted so a changed person (or a rule change) rewrites its rows
+{%- set person_columns %}
+        persons.source_system,
+        persons.person_id,
+        {{ normalize_email('persons.email') }}          as email,
         {%- for i in range(1, 16) %}
-        segments.category{{ i }}{{ "," if not loop.last }}
+        segments.category{{ i }},
         {%- endfor %}
-    from touchpoints_weighted
-    left join segments
-        on touchpoints_weighted.source_system = segments.source_system
-        and touchpoints_weighted.person_id = segments.person_id
-),
-
-touchpoints_fingerprinted as (
-    select
-        *,
         {%- set categories = [] %}
-        {%- for i in range(1, 16) %}{% do categories.extend(["coalesce(category" ~ i ~ ", '')", "'|'"]) %}{% endfor %}
+        {%- for i in range(1, 16) %}{% do categories.extend(["coalesce(segments.category" ~ i ~ ", '')", "'|'"]) %}{% endfor %}
         {{ dbt.hash(dbt.concat([
-            "coalesce(person_type, '')", "'|'",
-            "coalesce(email, '')", "'|'",
-            "coalesce(account_id, '')", "'|'",
-            "coalesce(cast(person_created_date as " ~ dbt.type_string() ~ "), '')", "'|'",
-            "cast(is_deleted as " ~ dbt.type_string() ~ ")", "'|'",
+            "coalesce(persons.person_type, '')", "'|'",
+            "coalesce(" ~ normalize_email('persons.email') ~ ", '')", "'|'",
+            "coalesce(persons.account_id, '')", "'|'",
+            "coalesce(cast(persons.created_date as " ~ dbt.type_string() ~ "), '')", "'|'",
+            "cast(persons.is_deleted as " ~ dbt.type_string() ~ ")", "'|'",
         ] + categories + [
-            "cast(is_duplicate as " ~ dbt.type_string() ~ ")",
+            "cast(persons.is_duplicate as " ~ dbt.type_string() ~ ")",
         ])) }}                                          as _person_fingerprint
-    from touchpoints_segmented
-),
+{%- endset %}
+{#- persons and segments unchanged since this model last wrote: only touched emails can move touchpoints -#}
+{%- set persons_unchanged = is_incremental()
+    and not_rebuilt_since_last_write(['int_persons_unioned', 'int_persons_segmented']) %}
 
 {% if is_incremental() %}
+-- emails whose touchpoints were recomputed upstream since this model's last run
 touched_emails as (
     select distinct email
-    from touchpoints_by_email
+    from email_touchpoints
     where _processed_at > {{ last_processed_at() }}
+),
+
+persons_of_touched_emails as (
+    select
+        persons.source_system,
+        persons.person_id
+    from persons
+    inner join touched_emails
+        on {{ normalize_email('persons.email') }} = touched_emails.email
+),
+
+{% if not persons_unchanged %}
+persons_fingerprinted as (
+    select {{ person_columns }}
+    from persons
+    left join segments
+        on persons.source_system = segments.source_system
+        and persons.person_id = segments.person_id
+),
+
+emails_with_touchpoints as (
+    select distinct email from email_touchpoints
 ),
 
 stored_persons as (
@@ -90,46 +106,69 @@ stored_persons as (
     from {{ this }}
 ),
 
--- new persons, and persons whose fields changed since their touchpoints were written
+-- persons with touchpoints that are new, or whose fields changed since their touchpoints were written
 changed_persons as (
-    select distinct
-        touchpoints_fingerprinted.source_system,
-        touchpoints_fingerprinted.person_id
-    from touchpoints_fingerprinted
+    select
+        persons_fingerprinted.source_system,
+        persons_fingerprinted.person_id
+    from persons_fingerprinted
+    inner join emails_with_touchpoints
+        on persons_fingerprinted.email = emails_with_touchpoints.email
     left join stored_persons
-        on touchpoints_fingerprinted.source_system = stored_persons.source_system
-        and touchpoints_fingerprinted.person_id = stored_persons.person_id
-        and touchpoints_fingerprinted._person_fingerprint = stored_persons._person_fingerprint
+        on persons_fingerprinted.source_system = stored_persons.source_system
+        and persons_fingerprinted.person_id = stored_persons.person_id
+        and persons_fingerprinted._person_fingerprint = stored_persons._person_fingerprint
     where stored_persons.person_id is null
 ),
-
-persons_of_touched_emails as (
-    select distinct
-        touchpoints_fingerprinted.source_system,
-        touchpoints_fingerprinted.person_id
-    from touchpoints_fingerprinted
-    inner join touched_emails
-        on touchpoints_fingerprinted.email = touched_emails.email
-),
+{% endif %}
 
 affected_persons as (
-    select source_system, person_id from changed_persons
-    union
     select source_system, person_id from persons_of_touched_emails
+    {% if not persons_unchanged -%}
+    union
+    select source_system, person_id from changed_persons
+    {%- endif %}
+),
+
+-- only the affected persons are weighed
+persons_in_scope as (
+    select persons.*
+    from persons
+    inner join affected_persons
+        on persons.source_system = affected_persons.source_system
+        and persons.person_id = affected_persons.person_id
+),
+{% else %}
+persons_in_scope as (
+    select * from persons
+),
+{% endif %}
+
+scope_fingerprinted as (
+    select {{ person_columns }}
+    from persons_in_scope as persons
+    left join segments
+        on persons.source_system = segments.source_system
+        and persons.person_id = segments.person_id
+),
+
+-- the rules of int_touchpoints_weighted (macro touchpoints_weighted)
+touchpoints_weighted as (
+    {{ touchpoints_weighted('persons_in_scope', 'email_touchpoints') }}
 ),
 
 touchpoints as (
-    select touchpoints_fingerprinted.*
-    from touchpoints_fingerprinted
-    inner join affected_persons
-        on touchpoints_fingerprinted.source_system = affected_persons.source_system
-        and touchpoints_fingerprinted.person_id = affected_persons.person_id
+    select
+        touchpoints_weighted.*,
+        {%- for i in range(1, 16) %}
+        scope_fingerprinted.category{{ i }},
+        {%- endfor %}
+        scope_fingerprinted._person_fingerprint
+    from touchpoints_weighted
+    inner join scope_fingerprinted
+        on touchpoints_weighted.source_system = scope_fingerprinted.source_system
+        and touchpoints_weighted.person_id = scope_fingerprinted.person_id
 ),
-{% else %}
-touchpoints as (
-    select * from touchpoints_fingerprinted
-),
-{% endif %}
 
 final as (
     select

@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {#-
     Data quality: Marketo persons whose synced CRM id (the one their sync type selects) names no loaded CRM
     record. They are not duplicates (B5) and keep their own touchpoints; this lists them so the gap can be
@@ -37,3 +35,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

@@ -89,3 +89,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

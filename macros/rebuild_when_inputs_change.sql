@@ -1,0 +1,186 @@
+{#-
+    Person models (Marketo <-> CRM matching, lead-to-account, the lead/contact/account marts) read whole
+    person tables, so an incremental version would rebuild them anyway; what a daily run can save is the
+    rebuild itself when none of their inputs changed (a day of web events only). dbt_project.yml gives them
+    materialized='incremental' with incremental_strategy='replace_if_changed' and a post-hook
+    record_inputs_fingerprint(); each ends with
+
+        select * from final
+        {{ unless_inputs_changed() }}
+
+    The fingerprint covers every upstream node of the model: the row count and latest dlt load id
+    (`_dlt_load_id`) of each source table, the file checksum of each upstream model and seed (an edited seed
+    such as segment_rules, or edited SQL), and the project's vars. It is kept per model in the table
+    `_inputs_fingerprints` of the target schema. When it matches, the model selects nothing and keeps its
+    rows; when it differs, the model selects every row and the strategy replaces the table's rows with them.
+    Editing a macro is not seen: run `dbt build --full-refresh` after upgrading the project.
+-#}
+
+{#- Project vars that change what the models compute (keep in step with dbt_project.yml). -#}
+{% macro fingerprinted_vars() -%}
+    {{ return([
+        'using_salesforce', 'using_dynamics', 'crm_email_duplicate_matching', 'session_timeout_minutes',
+        'lead_creation_tolerance_minutes', 'u_shape_first_touch_percentage', 'u_shape_lead_creation_percentage',
+        'reporting_timezone', 'rpt_include_duplicates', 'rpt_include_deleted',
+    ]) }}
+{%- endmacro %}
+
+{% macro inputs_fingerprint() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set upstream = [] -%}
+    {%- do _collect_upstream(model.unique_id, upstream) -%}
+    {%- set parts = [] -%}
+    {%- set sources = [] -%}
+    {%- for uid in upstream | sort -%}
+        {%- if uid in graph.sources -%}
+            {%- set node = graph.sources[uid] -%}
+            {%- set rel = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.identifier) -%}
+            {%- if rel is none -%}
+                {%- do parts.append(uid ~ '=absent') -%}
+            {%- else -%}
+                {%- do sources.append((uid, rel)) -%}
+            {%- endif -%}
+        {%- elif uid in graph.nodes -%}
+            {%- do parts.append(uid ~ '=' ~ graph.nodes[uid].checksum.checksum) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if sources -%}
+        {#- which source tables carry dlt's load id: one catalog query -#}
+        {%- set catalog_sql -%}
+            select lower(table_schema) || '.' || lower(table_name)
+            from information_schema.columns
+            where lower(column_name) = '_dlt_load_id'
+                and ({% for uid, rel in sources %}(lower(table_schema) = '{{ rel.schema | lower }}' and lower(table_name) = '{{ rel.identifier | lower }}'){{ " or " if not loop.last }}{% endfor %})
+        {%- endset -%}
+        {%- set with_load_id = run_query(catalog_sql).columns[0].values() -%}
+        {#- row count and latest load of every source table: one query -#}
+        {%- set state_sql -%}
+            {% for uid, rel in sources -%}
+            select '{{ uid }}' as uid, cast(count(*) as {{ dbt.type_string() }}) as n_rows,
+                {% if (rel.schema | lower) ~ '.' ~ (rel.identifier | lower) in with_load_id -%}
+                cast(max(_dlt_load_id) as {{ dbt.type_string() }})
+                {%- else -%}
+                cast(null as {{ dbt.type_string() }})
+                {%- endif %} as latest_load
+            from {{ rel }}
+            {{ "union all" if not loop.last }}
+            {% endfor %}
+        {%- endset -%}
+        {%- for row in run_query(state_sql).rows -%}
+            {%- do parts.append(row[0] ~ '=' ~ row[1] ~ '/' ~ row[2]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- for name in fingerprinted_vars() -%}
+        {%- do parts.append('var.' ~ name ~ '=' ~ var(name, '')) -%}
+    {%- endfor -%}
+    {{ return(local_md5(parts | sort | join('\n'))) }}
+{%- endmacro %}
+
+{% macro _collect_upstream(unique_id, acc) -%}
+    {%- set node = graph.nodes.get(unique_id) -%}
+    {%- if node is not none -%}
+        {%- for parent in node.depends_on.nodes -%}
+            {%- if parent not in acc -%}
+                {%- do acc.append(parent) -%}
+                {%- do _collect_upstream(parent, acc) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro _fingerprints_relation() -%}
+    {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='_inputs_fingerprints')) }}
+{%- endmacro %}
+
+{#- The fingerprint recorded by this model's last build, or none. -#}
+{% macro _recorded_fingerprint() -%}
+    {%- set rel = _fingerprints_relation() -%}
+    {%- if adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set values = run_query(
+        "select fingerprint from " ~ rel ~ " where model_id = '" ~ model.unique_id ~ "'").columns[0].values() -%}
+    {{ return(values[0] if values else none) }}
+{%- endmacro %}
+
+{#- In an incremental run whose inputs match the recorded fingerprint: a filter that selects nothing. -#}
+{% macro unless_inputs_changed() -%}
+    {%- if execute and is_incremental() and _recorded_fingerprint() == inputs_fingerprint() -%}
+        where 1 = 0 -- inputs unchanged since the last build: nothing to write
+    {%- endif -%}
+{%- endmacro %}
+
+{#- on-run-start: the table of fingerprints (created once, before models run in parallel threads). -#}
+{% macro create_inputs_fingerprints_table() -%}
+    create schema if not exists {{ target.schema }};
+    create table if not exists {{ _fingerprints_relation() }} (
+        model_id {{ dbt.type_string() }},
+        fingerprint {{ dbt.type_string() }},
+        -- when the model was last rebuilt, and when a run last found its inputs unchanged or rebuilt it
+        rebuilt_at {{ dbt.type_timestamp() }},
+        checked_at {{ dbt.type_timestamp() }}
+    )
+{%- endmacro %}
+
+{#- Post-hook: remember what the model was built from, and when. -#}
+{% macro record_inputs_fingerprint() -%}
+    {%- if execute -%}
+        {%- set rel = _fingerprints_relation() -%}
+        {%- set current = inputs_fingerprint() -%}
+        {%- if is_incremental() and _recorded_fingerprint() == current -%}
+        update {{ rel }} set checked_at = {{ processed_at() }} where model_id = '{{ model.unique_id }}'
+        {%- else -%}
+        delete from {{ rel }} where model_id = '{{ model.unique_id }}';
+        insert into {{ rel }} values ('{{ model.unique_id }}', '{{ current }}', {{ processed_at() }}, {{ processed_at() }})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    True when `relation` is a model of this pattern that this dbt invocation ran and found unchanged (its
+    rows are those an earlier run wrote and tested): data tests in scope 'new' skip it.
+-#}
+{% macro kept_unchanged_in_this_run(relation) -%}
+    {%- set rel = _fingerprints_relation() -%}
+    {%- set node = (graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('relation_name', 'equalto', relation | string) | list) -%}
+    {%- if not node or adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set result = run_query(
+        "select count(*) from " ~ rel ~ " where model_id = '" ~ node[0].unique_id ~ "' and checked_at = "
+        ~ processed_at() ~ " and rebuilt_at < " ~ processed_at()) -%}
+    {{ return(result.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#-
+    True when the person models `model_names` all kept their rows (were not rebuilt) since the current
+    incremental model last wrote (its latest `_processed_at`): what they hold was already seen then.
+-#}
+{% macro not_rebuilt_since_last_write(model_names) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set rel = _fingerprints_relation() -%}
+    {%- set ids = [] -%}
+    {%- for name in model_names -%}
+        {%- do ids.append("'model." ~ project_name ~ "." ~ name ~ "'") -%}
+    {%- endfor -%}
+    {%- set result = run_query(
+        "select count(*) from " ~ rel ~ " where model_id in (" ~ ids | join(', ') ~ ") and rebuilt_at <= ("
+        ~ "select max(_processed_at) from " ~ this ~ ")") -%}
+    {{ return(result.columns[0].values()[0] == model_names | length) }}
+{%- endmacro %}
+
+{#-
+    Incremental strategy 'replace_if_changed': when the model selected rows (its inputs changed), they
+    replace every stored row; when it selected none, the table stays as it is.
+-#}
+{% macro get_incremental_replace_if_changed_sql(arg_dict) -%}
+    {%- set target, source = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }} where exists (select 1 from {{ source }});
+    insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ source }}
+{%- endmacro %}

@@ -1,0 +1,147 @@
+{#-
+    The session side of rpt_web_traffic_by_day_landing_page_channel: one row per session day (reporting time
+    zone) × landing page × channel × subchannel with visits, visitors, page views, form submits and distinct
+    form emails. Every measure is counted on the session's start day.
+
+    Incremental: every day with a session, page view or form submit rewritten upstream since this model's last
+    run is recomputed whole (unique_key session_day with delete+insert). A session merged away by a late event
+    is covered: its events were rewritten, and they carry its day. A run with another `reporting_timezone`
+    than the stored rows' recomputes every day and drops the old ones.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='session_day',
+    on_schema_change='append_new_columns',
+    post_hook=[
+        "{% if is_incremental() %}
+        -- days cut in another reporting time zone by earlier runs
+        delete from {{ this }} where _reporting_timezone <> '{{ reporting_timezone() }}'
+        {% endif %}"
+    ],
+) }}
+
+{#- a changed reporting_timezone moves every day: the run then recomputes them all -#}
+{%- set timezone_changed = false -%}
+{%- if execute and is_incremental() -%}
+    {%- set stored = run_query(
+        "select count(*) from " ~ this ~ " where _reporting_timezone <> '" ~ reporting_timezone() ~ "'") -%}
+    {%- set timezone_changed = stored.columns[0].values()[0] > 0 -%}
+{%- endif %}
+
+with
+
+sessions as (
+    select * from {{ ref('biz_sessions') }}
+),
+
+form_submits as (
+    select * from {{ ref('biz_form_submits') }}
+),
+
+page_views as (
+    select * from {{ ref('biz_page_views') }}
+),
+
+sessions_dated as (
+    select
+        id                                              as session_id,
+        visitor_id,
+        landing_page,
+        channel,
+        subchannel,
+        page_view_count,
+        form_submit_count,
+        {{ reporting_period('day', 'event_date') }}     as session_day,
+        _processed_at
+    from sessions
+),
+
+{% if is_incremental() and not timezone_changed %}
+touched_days as (
+    select session_day
+    from sessions_dated
+    where _processed_at > {{ last_processed_at() }}
+    union
+    select {{ reporting_period('day', 'event_date') }}
+    from page_views
+    where _processed_at > {{ last_processed_at() }}
+    union
+    select {{ reporting_period('day', 'event_date') }}
+    from form_submits
+    where _processed_at > {{ last_processed_at() }}
+),
+
+sessions_in_scope as (
+    select sessions_dated.*
+    from sessions_dated
+    inner join touched_days
+        on sessions_dated.session_day = touched_days.session_day
+),
+{% else %}
+sessions_in_scope as (
+    select * from sessions_dated
+),
+{% endif %}
+
+-- emails that do not look like one were normalized to null upstream: they identify nobody
+form_emails as (
+    select distinct
+        session_id,
+        email
+    from form_submits
+    where email is not null
+),
+
+sessions_grouped as (
+    select
+        session_day,
+        landing_page,
+        channel,
+        subchannel,
+        count(*)                                        as visit_count,
+        count(distinct visitor_id)                      as visitor_count,
+        sum(page_view_count)                            as page_view_count,
+        sum(form_submit_count)                          as form_submit_count
+    from sessions_in_scope
+    group by 1, 2, 3, 4
+),
+
+emails_grouped as (
+    select
+        sessions_in_scope.session_day,
+        sessions_in_scope.landing_page,
+        sessions_in_scope.channel,
+        sessions_in_scope.subchannel,
+        count(distinct form_emails.email)               as unique_form_email_count
+    from sessions_in_scope
+    inner join form_emails
+        on sessions_in_scope.session_id = form_emails.session_id
+    group by 1, 2, 3, 4
+),
+
+final as (
+    select
+        ---------- strings
+        sessions_grouped.session_day,
+        sessions_grouped.landing_page,
+        sessions_grouped.channel,
+        sessions_grouped.subchannel,
+        ---------- numerics
+        sessions_grouped.visit_count,
+        sessions_grouped.visitor_count,
+        sessions_grouped.page_view_count,
+        sessions_grouped.form_submit_count,
+        coalesce(emails_grouped.unique_form_email_count, 0)                 as unique_form_email_count,
+        '{{ reporting_timezone() }}'                                       as _reporting_timezone,
+        ---------- timestamps
+        {{ processed_at() }}                                                as _processed_at
+    from sessions_grouped
+    left join emails_grouped
+        on sessions_grouped.session_day = emails_grouped.session_day
+        and sessions_grouped.landing_page is not distinct from emails_grouped.landing_page
+        and sessions_grouped.channel = emails_grouped.channel
+        and sessions_grouped.subchannel is not distinct from emails_grouped.subchannel
+)
+
+select * from final
