@@ -13,6 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+import dlt
 import duckdb
 import pandas as pd
 import pytest
@@ -153,6 +154,31 @@ def test_person_on_a_window_boundary_lands_once_with_latest_values(emu, leads, w
     expected.update(moved.set_index("id"))
     assert_same_persons(warehouse, expected_rows(expected.reset_index()))
     assert any(f["updatedAt"]["endAt"] == boundary.strftime("%Y-%m-%dT%H:%M:%SZ") for f in emu.stats.export_filters)
+
+
+def test_commit_left_pending_is_loaded_before_the_next_runs_rows(emu, leads, warehouse, monkeypatch):
+    """A run that stops between a commit's extract and its load (warehouse down, killed) leaves a dlt load
+    package pending; the next run loads it first and still lands its own rows."""
+    assert load() == 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = leads.head(2).copy()
+    first["company"], first["updatedAt"] = ["Pending One", "Pending Two"], now - timedelta(minutes=5)
+    emu.upsert_leads(first)
+
+    def warehouse_down(self, *args, **kwargs):
+        raise RuntimeError("warehouse unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(dlt.Pipeline, "load", warehouse_down)
+        with pytest.raises(RuntimeError, match="warehouse unavailable"):
+            load()
+    second = leads.iloc[2:4].copy()
+    second["company"], second["updatedAt"] = ["Later One", "Later Two"], now - timedelta(minutes=2)
+    emu.upsert_leads(second)
+    assert load() == 0
+    expected = leads.set_index("id")
+    expected.update(pd.concat([first, second]).set_index("id"))
+    assert_same_persons(warehouse, expected_rows(expected.reset_index()))
 
 
 @pytest.mark.parametrize("code", ["601", "602", "604", "606", "608", "611", "615", 500, 502, 503])

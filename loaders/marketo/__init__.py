@@ -138,6 +138,11 @@ class MarketoLoad:
         self.totals = Totals()
         self.now = datetime.now(UTC).replace(microsecond=0)
         pipeline.sync_destination()  # state from the warehouse when the local working dir is new
+        if pipeline.has_pending_data:
+            # a run stopped between a commit's extract and its load: finish that commit first, or the next
+            # pipeline.run would load it instead of the rows it was given
+            self.progress.say("finishing the commit a previous run left pending")
+            pipeline.run()
         self.state: dict = copy.deepcopy(pipeline.state.get("sources", {}).get("marketo", {}))
 
     # ---------------------------------------------------------------- plan
@@ -233,9 +238,8 @@ class MarketoLoad:
             job = self._job(p, window, filter_field, fields)
             if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
                 self._job(p, windows[i + 1], filter_field, fields)
-            if p.get("_dirty"):
-                p.pop("_dirty")
-                self.commit({})  # job ids are saved before the long wait, so a killed run reuses them
+            if p.pop("_dirty", False):
+                self.save_job_ids()
             describe = f"{label} {window.start}..{window.end}"
             job.wait(describe)
             path = self.workdir / f"{job.export_id}.csv"
@@ -339,6 +343,13 @@ class MarketoLoad:
     # ---------------------------------------------------------------- commit
     def commit(self, tables: dict[str, Iterable[Any]]) -> None:
         self.pipeline.run(marketo_commit(self.state, tables))
+
+    def save_job_ids(self) -> None:
+        """Saves the state (new export job ids) in dlt's local pipeline state, before the long wait: a killed
+        run re-attaches to the same jobs. A file write, not a load: the warehouse gets the ids with the next
+        commit (the local state is newer, so sync_destination keeps it)."""
+        with self.pipeline.managed_state() as state:
+            state.setdefault("sources", {})["marketo"] = copy.deepcopy(self.state)
 
 
 def _parse_iso(value: str) -> datetime:
