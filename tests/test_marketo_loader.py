@@ -181,6 +181,31 @@ def test_commit_left_pending_is_loaded_before_the_next_runs_rows(emu, leads, war
     assert_same_persons(warehouse, expected_rows(expected.reset_index()))
 
 
+def test_first_file_into_the_empty_table_is_appended_not_merged(emu, leads, warehouse, monkeypatch):
+    """The first import's first file skips the merge (no staging copy of the leads); later runs merge."""
+    monkeypatch.setenv("SOURCES__MARKETO__START_DATE", (END - timedelta(days=20)).isoformat())
+    assert load() == 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        staged = con.sql("select table_schema from information_schema.tables where table_name = 'leads'").fetchall()
+    assert staged == [("raw_marketo",)]
+    assert len(landed(warehouse)) == (leads["updatedAt"] >= END - timedelta(days=20)).sum()
+
+
+def test_person_listed_twice_in_the_first_file_lands_once_with_its_latest_row(emu, leads, warehouse):
+    """The first file goes into the empty table by append: a person the file lists twice still lands once,
+    with the later row, and an earlier repeat does not replace the newer row."""
+    in_first_window = leads[leads["updatedAt"] < START + timedelta(days=30)].head(2)
+    newer, older = in_first_window.iloc[[0]].copy(), in_first_window.iloc[[1]].copy()
+    newer["company"], newer["updatedAt"] = "Newer Row", newer["updatedAt"] + timedelta(seconds=1)
+    older["company"], older["updatedAt"] = "Older Row", older["updatedAt"] - timedelta(days=1)
+    emu.repeat_in_next_export = pd.concat([newer, older])
+    assert load() == 0
+    assert emu.repeat_in_next_export is None
+    expected = leads.set_index("id")
+    expected.update(newer.set_index("id"))
+    assert_same_persons(warehouse, expected_rows(expected.reset_index()))
+
+
 @pytest.mark.parametrize("code", ["601", "602", "604", "606", "608", "611", "615", 500, 502, 503])
 def test_retryable_errors_are_retried(emu, leads, warehouse, code):
     emu.fail_next("/status.json", code, times=2)
