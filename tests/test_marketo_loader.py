@@ -365,3 +365,18 @@ def test_killed_run_resumes_with_the_same_export_job(emu, leads, warehouse, tmp_
     assert load() == 0
     assert emu.stats.calls["create"] - created <= 1  # window 1 and 2 reused; only window 3 is new
     assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_a_marketo_run_imports_no_other_source_and_help_lists_all(capsys):
+    """`python -m loaders marketo` skips the other sources' modules (web's pandas and fsspec are a good part
+    of a short run's start-up); the top-level help still lists every source."""
+    code = (
+        "import sys; from loaders.__main__ import build_parser; build_parser('marketo'); "
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('loaders.')}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['__main__', 'common', 'marketo']"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert all(source in listed for source in ("marketo", "web", "salesforce", "dynamics"))
