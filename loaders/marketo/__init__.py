@@ -153,12 +153,12 @@ class MarketoLoad:
         self.totals = Totals()
         self.has_rows: dict[str, bool] = {}
         self.now = datetime.now(UTC).replace(microsecond=0)
-        pipeline.sync_destination()  # state from the warehouse when the local working dir is new
         if pipeline.has_pending_data:
-            # a run stopped between a commit's extract and its load: finish that commit first, or the next
-            # pipeline.run would load it instead of the rows it was given
             self.progress.say("finishing the commit a previous run left pending")
-            pipeline.run()
+        # run() without data: the state from the warehouse when the local working dir is new (dlt syncs once
+        # per pipeline object, so the commits below do not ask again), then the load of a commit a stopped
+        # run extracted but did not load (a later run() would load that instead of the rows it was given)
+        pipeline.run()
         self.state: dict = copy.deepcopy(pipeline.state.get("sources", {}).get("marketo", {}))
 
     # ---------------------------------------------------------------- plan
