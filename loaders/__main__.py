@@ -21,7 +21,9 @@ SOURCES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(source: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `source`, only that source's module is imported (each pulls in its own
+    libraries, e.g. pandas and fsspec for web: seconds of a short run), the others get their help line."""
     parser = argparse.ArgumentParser(
         prog="python -m loaders",
         description="Land one source's raw data in the warehouse (DuckDB by default).",
@@ -31,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
     for name, help_text in SOURCES.items():
+        if source is not None and name != source:
+            sub.add_parser(name, help=help_text)
+            continue
         try:
             module = importlib.import_module(f"loaders.{name}.cli")
         except ModuleNotFoundError as exc:
@@ -57,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv and argv[0] in SOURCES else None).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",

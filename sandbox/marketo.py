@@ -278,6 +278,8 @@ def write_export_csv(
             ]
             rows = pc.binary_join_element_wise(*columns, separator)
             lines = pc.binary_join_element_wise(rows, terminator, pa.scalar("", _TEXT))
+            if isinstance(lines, pa.ChunkedArray):  # columns of a concatenated frame
+                lines = lines.combine_chunks()
             # A fresh, null-free string array keeps its values back to back in one buffer: that buffer is
             # the CSV body of the chunk.
             offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
@@ -406,6 +408,8 @@ class MarketoEmulator:
       cut_download_after        the next file GET announces the full Content-Length but closes the
                                 connection after this many body bytes (once, then None)
       checksum_mismatch_times   the next N file GETs change one byte of the body
+      repeat_in_next_export     persons (a frame like upsert_leads takes) written again, after its own rows,
+                                into the next export file (then None): Marketo listing a person twice
       enforce_rate_limits       606 past `rate_limit_calls` per `rate_limit_window` s; 615 past 10 in flight
       response_delay            seconds every API call waits while in flight (to provoke 615 in tests)
     """
@@ -449,6 +453,7 @@ class MarketoEmulator:
         self.file_404_times: int = 0
         self.cut_download_after: int | None = None
         self.checksum_mismatch_times: int = 0
+        self.repeat_in_next_export: pd.DataFrame | None = None
         self.enforce_rate_limits: bool = True
         self.response_delay: float = 0.0
 
@@ -1000,6 +1005,9 @@ class MarketoEmulator:
             column = self._leads[job.filter_type]
             # Inclusive at both ends, like Marketo: a person stamped exactly on a boundary is in both windows.
             rows = self._leads[((column >= job.start) & (column <= job.end)).to_numpy()].sort_values("id")
+        if self.repeat_in_next_export is not None:
+            repeats, self.repeat_in_next_export = self._typed(self.repeat_in_next_export), None
+            rows = pd.concat([rows, repeats.reindex(columns=rows.columns)], ignore_index=True)
         job.path = self.workdir / f"{job.export_id}.{job.format.lower()}"
         started = time.monotonic()
         job.number_of_records, job.file_size, job.file_checksum = write_export_csv(

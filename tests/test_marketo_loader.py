@@ -13,6 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+import dlt
 import duckdb
 import pandas as pd
 import pytest
@@ -153,6 +154,56 @@ def test_person_on_a_window_boundary_lands_once_with_latest_values(emu, leads, w
     expected.update(moved.set_index("id"))
     assert_same_persons(warehouse, expected_rows(expected.reset_index()))
     assert any(f["updatedAt"]["endAt"] == boundary.strftime("%Y-%m-%dT%H:%M:%SZ") for f in emu.stats.export_filters)
+
+
+def test_commit_left_pending_is_loaded_before_the_next_runs_rows(emu, leads, warehouse, monkeypatch):
+    """A run that stops between a commit's extract and its load (warehouse down, killed) leaves a dlt load
+    package pending; the next run loads it first and still lands its own rows."""
+    assert load() == 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = leads.head(2).copy()
+    first["company"], first["updatedAt"] = ["Pending One", "Pending Two"], now - timedelta(minutes=5)
+    emu.upsert_leads(first)
+
+    def warehouse_down(self, *args, **kwargs):
+        raise RuntimeError("warehouse unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(dlt.Pipeline, "load", warehouse_down)
+        with pytest.raises(RuntimeError, match="warehouse unavailable"):
+            load()
+    second = leads.iloc[2:4].copy()
+    second["company"], second["updatedAt"] = ["Later One", "Later Two"], now - timedelta(minutes=2)
+    emu.upsert_leads(second)
+    assert load() == 0
+    expected = leads.set_index("id")
+    expected.update(pd.concat([first, second]).set_index("id"))
+    assert_same_persons(warehouse, expected_rows(expected.reset_index()))
+
+
+def test_first_file_into_the_empty_table_is_appended_not_merged(emu, leads, warehouse, monkeypatch):
+    """The first import's first file skips the merge (no staging copy of the leads); later runs merge."""
+    monkeypatch.setenv("SOURCES__MARKETO__START_DATE", (END - timedelta(days=20)).isoformat())
+    assert load() == 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        staged = con.sql("select table_schema from information_schema.tables where table_name = 'leads'").fetchall()
+    assert staged == [("raw_marketo",)]
+    assert len(landed(warehouse)) == (leads["updatedAt"] >= END - timedelta(days=20)).sum()
+
+
+def test_person_listed_twice_in_the_first_file_lands_once_with_its_latest_row(emu, leads, warehouse):
+    """The first file goes into the empty table by append: a person the file lists twice still lands once,
+    with the later row, and an earlier repeat does not replace the newer row."""
+    in_first_window = leads[leads["updatedAt"] < START + timedelta(days=30)].head(2)
+    newer, older = in_first_window.iloc[[0]].copy(), in_first_window.iloc[[1]].copy()
+    newer["company"], newer["updatedAt"] = "Newer Row", newer["updatedAt"] + timedelta(seconds=1)
+    older["company"], older["updatedAt"] = "Older Row", older["updatedAt"] - timedelta(days=1)
+    emu.repeat_in_next_export = pd.concat([newer, older])
+    assert load() == 0
+    assert emu.repeat_in_next_export is None
+    expected = leads.set_index("id")
+    expected.update(newer.set_index("id"))
+    assert_same_persons(warehouse, expected_rows(expected.reset_index()))
 
 
 @pytest.mark.parametrize("code", ["601", "602", "604", "606", "608", "611", "615", 500, 502, 503])
@@ -314,3 +365,18 @@ def test_killed_run_resumes_with_the_same_export_job(emu, leads, warehouse, tmp_
     assert load() == 0
     assert emu.stats.calls["create"] - created <= 1  # window 1 and 2 reused; only window 3 is new
     assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_a_marketo_run_imports_no_other_source_and_help_lists_all(capsys):
+    """`python -m loaders marketo` skips the other sources' modules (web's pandas and fsspec are a good part
+    of a short run's start-up); the top-level help still lists every source."""
+    code = (
+        "import sys; from loaders.__main__ import build_parser; build_parser('marketo'); "
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('loaders.')}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['__main__', 'common', 'marketo']"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert all(source in listed for source in ("marketo", "web", "salesforce", "dynamics"))

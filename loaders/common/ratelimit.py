@@ -19,7 +19,10 @@ class RateBudget:
     def __init__(self, max_calls: int, per_seconds: float, max_concurrent: int = 10) -> None:
         self.max_calls = max_calls
         self.per_seconds = per_seconds
-        self._stamps: deque[float] = deque()
+        # a call counts from its start until `per_seconds` after it ends: the server stamps it somewhere in
+        # between, so a call that waited on the network cannot make it see one call too many in its window
+        self._ended: deque[float] = deque()
+        self._in_flight = 0
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self.calls_made = 0
@@ -28,17 +31,22 @@ class RateBudget:
         while True:
             with self._lock:
                 now = time.monotonic()
-                while self._stamps and now - self._stamps[0] >= self.per_seconds:
-                    self._stamps.popleft()
-                if len(self._stamps) < self.max_calls:
-                    self._stamps.append(now)
+                while self._ended and now - self._ended[0] >= self.per_seconds:
+                    self._ended.popleft()
+                if len(self._ended) + self._in_flight < self.max_calls:
+                    self._in_flight += 1
                     self.calls_made += 1
                     return
-                wait = self.per_seconds - (now - self._stamps[0])
+                wait = self.per_seconds - (now - self._ended[0]) if self._ended else 0.01
             time.sleep(max(wait, 0.001))
 
     @contextmanager
     def call(self) -> Iterator[None]:
         with self._slots:
             self._wait_for_window()
-            yield
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+                    self._ended.append(time.monotonic())

@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,10 +42,19 @@ from typing import Any
 import dlt
 import numpy as np
 import pyarrow as pa
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from loaders.common import LoaderError, Progress, RateBudget
 from loaders.common.progress import human_bytes
-from loaders.marketo.bulk import ExportJob, JobOptions, Window, arrow_types, read_csv_batches, type_batch
+from loaders.marketo.bulk import (
+    ExportJob,
+    JobOptions,
+    RepeatFilter,
+    Window,
+    arrow_types,
+    read_csv_batches,
+    type_batch,
+)
 from loaders.marketo.client import MarketoApiError, MarketoClient, RetryPolicy, UnsupportedFilter
 from loaders.marketo.settings import CRM_ID_FIELDS, REQUIRED_FIELDS, MarketoSettings
 
@@ -76,24 +85,30 @@ def split_windows(start: datetime, end: datetime, days: int) -> list[Window]:
 
 
 @dlt.source(name="marketo", max_table_nesting=0)
-def marketo_commit(state: dict, tables: dict[str, Iterable[Any]] | None = None) -> Any:
+def marketo_commit(
+    state: dict | Callable[[], dict], tables: dict[str, Iterable[Any]] | None = None, append: Collection[str] = ()
+) -> Any:
     """What one step of the load commits: its rows (per table) and the loader's state, atomically.
 
     The driver below decides what to fetch; this source only hands rows to dlt and writes the state, so
-    a run killed between two steps resumes from the last committed step.
+    a run killed between two steps resumes from the last committed step. A callable `state` is called once
+    the rows are read (reading them can change what the step commits). Tables in `append` are appended,
+    not merged (the first rows into an empty table).
     """
 
     def _state_writer(items: Iterable[Any]) -> Iterator[Any]:
+        yield from items
         current = dlt.current.source_state()
         current.clear()
-        current.update(copy.deepcopy(state))
-        yield from items
+        current.update(copy.deepcopy(state() if callable(state) else state))
 
     resources = []
     for name, items in (tables or {}).items():
         hints = LEADS_HINTS if name in ("leads", "lead_company_fields") else {}
         if name == "deleted_leads":
             hints = {"primary_key": "id", "write_disposition": "merge"}
+        if name in append:
+            hints = {"primary_key": "id", "write_disposition": "append"}
         resources.append(dlt.resource(_state_writer(items), name=name, **hints))
     if not resources:
         resources.append(dlt.resource(_state_writer([]), name="leads", **LEADS_HINTS))
@@ -136,8 +151,14 @@ class MarketoLoad:
             poll_interval=settings.poll_interval_seconds, job_timeout=settings.job_timeout_seconds
         )
         self.totals = Totals()
+        self.has_rows: dict[str, bool] = {}
         self.now = datetime.now(UTC).replace(microsecond=0)
-        pipeline.sync_destination()  # state from the warehouse when the local working dir is new
+        if pipeline.has_pending_data:
+            self.progress.say("finishing the commit a previous run left pending")
+        # run() without data: the state from the warehouse when the local working dir is new (dlt syncs once
+        # per pipeline object, so the commits below do not ask again), then the load of a commit a stopped
+        # run extracted but did not load (a later run() would load that instead of the rows it was given)
+        pipeline.run()
         self.state: dict = copy.deepcopy(pipeline.state.get("sources", {}).get("marketo", {}))
 
     # ---------------------------------------------------------------- plan
@@ -233,23 +254,28 @@ class MarketoLoad:
             job = self._job(p, window, filter_field, fields)
             if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
                 self._job(p, windows[i + 1], filter_field, fields)
-            if p.get("_dirty"):
-                p.pop("_dirty")
-                self.commit({})  # job ids are saved before the long wait, so a killed run reuses them
+            if p.pop("_dirty", False):
+                self.save_job_ids()
             describe = f"{label} {window.start}..{window.end}"
             job.wait(describe)
             path = self.workdir / f"{job.export_id}.csv"
             size, _ = job.download(path)
             self.totals.bytes += size
             expected_rows = int(job.status.get("numberOfRecords") or 0)
+            undone = copy.deepcopy(self.state)
             p["cursor"] = window.end
             p["jobs"].pop(window.key, None)
             if i == len(windows) - 1:
                 p["last_completed"] = p.pop("end")
                 p["jobs"] = {}
             counts = {"rows": 0, "rejected": 0}
-            read_at = job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)
-            self.commit({table: self._rows(path, job.export_id, window, counts, iso(_parse_iso(read_at)))})
+            read_at = iso(_parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)))
+            if self._has_rows(table):
+                self.commit({table: self._rows(path, job.export_id, window, counts, read_at)})
+            else:
+                repeats = RepeatFilter()
+                self._append(table, self._rows(path, job.export_id, window, counts, read_at, repeats), repeats, undone)
+            self.has_rows[table] = self.has_rows[table] or counts["rows"] > 0
             if counts["rows"] + counts["rejected"] != expected_rows:
                 raise LoaderError(
                     f"export {job.export_id} ({describe}): Marketo said {expected_rows} records but the file "
@@ -288,8 +314,17 @@ class MarketoLoad:
         p["_dirty"] = True
         return job
 
-    def _rows(self, path: Path, export_id: str, window: Window, counts: dict, read_at_iso: str) -> Iterator[Any]:
-        """Typed Arrow tables of the file, then its quarantined rows (to leads_rejected, appended)."""
+    def _rows(
+        self,
+        path: Path,
+        export_id: str,
+        window: Window,
+        counts: dict,
+        read_at_iso: str,
+        repeats: RepeatFilter | None = None,
+    ) -> Iterator[Any]:
+        """Typed Arrow tables of the file (each person's first row only, with `repeats`), then its quarantined
+        rows (to leads_rejected, appended)."""
         rejected: list[pa.Table] = []
         read_at = np.datetime64(read_at_iso.rstrip("Z"), "us")
         for batch in read_csv_batches(path):
@@ -305,15 +340,42 @@ class MarketoLoad:
                     self.progress.say(f"quarantined person id={row['id']}: {row['_rejected_reason']}")
             if good.num_rows:
                 # when Marketo produced this snapshot: dbt compares it with the B9 company re-reads
-                yield good.append_column(
+                good = good.append_column(
                     "_read_at", pa.array(np.full(good.num_rows, read_at), pa.timestamp("us", "UTC"))
                 )
+                yield good if repeats is None else repeats.first(good)
         for bad in rejected:
             yield dlt.mark.with_hints(
                 bad,
                 dlt.mark.make_hints(table_name="leads_rejected", write_disposition="append"),
                 create_table_variant=True,
             )
+
+    def _has_rows(self, table: str) -> bool:
+        """Whether the warehouse holds rows of `table` yet (windows merge into it) or not (a plain append)."""
+        if table not in self.has_rows:
+            try:
+                with self.pipeline.sql_client() as client:
+                    found = client.execute_sql(f"select 1 from {client.make_qualified_table_name(table)} limit 1")
+                self.has_rows[table] = bool(found)
+            except DatabaseUndefinedRelation:
+                self.has_rows[table] = False
+            except Exception as exc:  # a destination without SQL access: merging is right for any table
+                log.info("cannot tell whether %s holds rows (%s); merging", table, exc)
+                self.has_rows[table] = True
+        return self.has_rows[table]
+
+    def _append(self, table: str, rows: Iterable[Any], repeats: RepeatFilter, undone: dict) -> None:
+        """The first rows into an empty table are appended: no staging copy, no delete, no dedup pass.
+
+        A person the file holds twice is appended once; the repeats newer than that row follow in a merge,
+        and it is that second commit which marks the window done (a run stopped between the two re-reads
+        the window, then by merge).
+        """
+        self.commit({table: rows}, append=(table,), state=lambda: undone if repeats.held else self.state)
+        if repeats.held:
+            newer = repeats.newer()
+            self.commit({table: [newer] if newer.num_rows else []})
 
     # ---------------------------------------------------------------- deletes
     def load_deletes(self, pages_per_commit: int = 50) -> None:
@@ -337,8 +399,20 @@ class MarketoLoad:
         self.progress.say(f"deleted persons: {self.totals.deleted} delete activities read")
 
     # ---------------------------------------------------------------- commit
-    def commit(self, tables: dict[str, Iterable[Any]]) -> None:
-        self.pipeline.run(marketo_commit(self.state, tables))
+    def commit(
+        self,
+        tables: dict[str, Iterable[Any]],
+        append: Collection[str] = (),
+        state: dict | Callable[[], dict] | None = None,
+    ) -> None:
+        self.pipeline.run(marketo_commit(self.state if state is None else state, tables, append))
+
+    def save_job_ids(self) -> None:
+        """Saves the state (new export job ids) in dlt's local pipeline state, before the long wait: a killed
+        run re-attaches to the same jobs. A file write, not a load: the warehouse gets the ids with the next
+        commit (the local state is newer, so sync_destination keeps it)."""
+        with self.pipeline.managed_state() as state:
+            state.setdefault("sources", {})["marketo"] = copy.deepcopy(self.state)
 
 
 def _parse_iso(value: str) -> datetime:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -294,3 +295,45 @@ def _type_name(t: pa.DataType) -> str:
     return {"int64": "integer", "double": "number", "bool": "boolean (true/false)", "date32[day]": "date"}.get(
         str(t), str(t)
     )
+
+
+class RepeatFilter:
+    """The persons of one export file seen so far (sorted ids, with the updatedAt each was first read with).
+
+    Appending a file straight into an empty table is only right if each person is in it once: `first` passes
+    each person's first row and holds the repeats back; `newer` then says which repeats must replace it.
+    """
+
+    def __init__(self) -> None:
+        self.ids = np.empty(0, np.int64)
+        self.updated = np.empty(0, np.int64)
+        self.held: list[pa.Table] = []
+
+    def first(self, table: pa.Table) -> pa.Table:
+        """The rows of a typed table (ids never null) whose person was not seen before."""
+        ids = table.column("id").to_numpy()
+        unique, first = np.unique(ids, return_index=True)
+        pos = np.searchsorted(self.ids, unique)
+        if len(self.ids):
+            fresh = self.ids[np.minimum(pos, len(self.ids) - 1)] != unique
+        else:
+            fresh = np.ones(len(unique), bool)
+        self.ids = np.insert(self.ids, pos[fresh], unique[fresh])
+        self.updated = np.insert(self.updated, pos[fresh], _updated_us(table)[first[fresh]])
+        if len(unique) == len(ids) and fresh.all():
+            return table
+        keep = np.zeros(len(ids), bool)
+        keep[first[fresh]] = True
+        self.held.append(table.filter(~keep))
+        return table.filter(keep)
+
+    def newer(self) -> pa.Table:
+        """The held repeats later than their person's first row (a merge then keeps the latest of them)."""
+        repeats = pa.concat_tables(self.held)
+        pos = np.searchsorted(self.ids, repeats.column("id").to_numpy())
+        return repeats.filter(_updated_us(repeats) > self.updated[pos])
+
+
+def _updated_us(table: pa.Table) -> np.ndarray:
+    updated = pc.cast(table.column("updatedAt"), pa.timestamp("us", "UTC")).cast(pa.int64())
+    return pc.fill_null(updated, np.iinfo(np.int64).min).to_numpy()
