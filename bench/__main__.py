@@ -7,6 +7,13 @@ compare ratios, not seconds across runs).
   python -m bench                         # both scales (100k/1M and 1M/10M persons/page views)
   python -m bench --scale small           # one scale
   python -m bench --steps marketo         # some steps only
+  python -m bench --one-page-view-per-session   # the worst case for sessions (issue 6)
+
+The `plain` step (on by default) runs right after dbt's full build, on the same warehouse: bench/plain.sql,
+the same rules hand-written as one plain DuckDB SQL script, timed the same way, then checked against dbt's
+marts (python -m bench.plain --check). Its row gives the ratio dbt full build / plain script (issue 6's
+"within 1.5x"), and another row the sum of dbt's model execution times (target/run_results.json: models
+only, without the data tests) against the same script.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
-from bench.measure import PY_SNIPPET_DUCKDB, REPO, run_measured
+from bench.measure import PY_SNIPPET_DUCKDB, REPO, Measured, run_measured
 
 SCALES = {
     "small": {"persons": 100_000, "page_views": 1_000_000},
@@ -58,7 +65,9 @@ class Report:
 class Scale:
     """One scale's data and warehouse, shared by its steps (the marts are built from what the loaders landed)."""
 
-    def __init__(self, name: str, persons: int, page_views: int, work: Path) -> None:
+    def __init__(
+        self, name: str, persons: int, page_views: int, work: Path, one_page_view_per_session: bool = False
+    ) -> None:
         from sandbox.people import generate_leads
         from sandbox.web_events import generate_web_events
 
@@ -72,8 +81,16 @@ class Scale:
         started = time.monotonic()
         self.leads = generate_leads(persons, seed=1, start=self.start, end=self.end)
         self.page_view_frame, self.form_frame = generate_web_events(
-            self.leads, page_views, seed=1, start=self.start, end=self.end
+            self.leads,
+            page_views,
+            seed=1,
+            start=self.start,
+            end=self.end,
+            one_page_view_per_session=one_page_view_per_session,
         )
+        self.one_page_view_per_session = one_page_view_per_session
+        self.with_plain = False  # the plain step: set by main() when asked for
+        self.check_plain = True
         self.generate_seconds = time.monotonic() - started
 
 
@@ -175,6 +192,23 @@ def bench_dbt(sc: Scale) -> list[Row]:
         "unit_test",
     ]
     full = run_measured(cmd, sc.env)
+    rows = len(sc.page_view_frame) + len(sc.form_frame)
+    shape = f"{sc.persons:,} persons, {sc.page_views:,} page views" + (
+        ", one page view per session" if sc.one_page_view_per_session else ""
+    )
+    out = [
+        Row(
+            sc.name,
+            "dbt build from scratch (models + data tests)",
+            rows,
+            full.seconds,
+            rows / full.seconds,
+            full.peak_rss_mb,
+            note=shape,
+        )
+    ]
+    if sc.with_plain:
+        out += bench_plain(sc, full.seconds, rows)
 
     # one more day: about 1% of the events again, from returning visitors, after the last event so far
     rng = np.random.default_rng(7)
@@ -192,17 +226,7 @@ def bench_dbt(sc: Scale) -> list[Row]:
     )
     incremental = run_measured(cmd, sc.env)
     new_rows = len(day[0]) + len(day[1])
-    rows = len(sc.page_view_frame) + len(sc.form_frame)
-    return [
-        Row(
-            sc.name,
-            "dbt build from scratch (models + data tests)",
-            rows,
-            full.seconds,
-            rows / full.seconds,
-            full.peak_rss_mb,
-            note=f"{sc.persons:,} persons, {sc.page_views:,} page views",
-        ),
+    return out + [
         Row(
             sc.name,
             "dbt build, incremental, after one new day (~1% events; models + data tests)",
@@ -217,13 +241,84 @@ def bench_dbt(sc: Scale) -> list[Row]:
     ]
 
 
+def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
+    """bench/plain.sql on the warehouse dbt just built: timed like dbt (a child process), then checked."""
+    plain = run_measured([sys.executable, "-m", "bench.plain", "--timings", str(sc.db)], sc.env)
+    statements = _plain_statement_times(plain.output)
+    if sc.check_plain:
+        check = run_measured([sys.executable, "-m", "bench.plain", "--check", str(sc.db)], sc.env, check=False)
+        matches = check.returncode == 0
+    else:
+        check = Measured(0.0, 0.0, 0, "(check skipped: --skip-plain-check)")
+        matches = None
+    if matches is False:
+        print(check.output[-6000:], flush=True)
+    full_results = sc.work / "run_results_full_build.json"  # kept: the incremental build overwrites target/
+    shutil.copy(sc.work / "target" / "run_results.json", full_results)
+    models = _dbt_model_times(full_results)
+    model_seconds = sum(models.values())
+    slowest_models = ", ".join(f"{name} {t:.1f}s" for name, t in sorted(models.items(), key=lambda kv: -kv[1])[:5])
+    slowest_statements = ", ".join(f"{name} {t:.1f}s" for name, t in sorted(statements, key=lambda kv: -kv[1])[:5])
+    print(f"[bench]   dbt slowest models: {slowest_models}", flush=True)
+    print(f"[bench]   plain slowest statements: {slowest_statements}", flush=True)
+    (sc.work / "plain_timings.txt").write_text(plain.output + "\n" + check.output)
+    verdict = {
+        True: "matches dbt's marts",
+        False: "DIFFERS from dbt's marts (see the bench output)",
+        None: "not checked against dbt's marts (--skip-plain-check)",
+    }[matches]
+    return [
+        Row(
+            sc.name,
+            "dbt build from scratch vs the same rules as one plain SQL script",
+            rows,
+            dbt_seconds,
+            rows / dbt_seconds,
+            plain.peak_rss_mb,
+            "plain SQL script",
+            plain.seconds,
+            dbt_seconds / plain.seconds,
+            f"bench/plain.sql {verdict}; peak RSS is the plain script's; slowest statements: {slowest_statements}",
+        ),
+        Row(
+            sc.name,
+            "dbt models only (sum of model execution times, no data tests) vs the plain SQL script",
+            rows,
+            model_seconds,
+            rows / model_seconds,
+            0.0,
+            "plain SQL script",
+            plain.seconds,
+            model_seconds / plain.seconds,
+            f"from target/run_results.json of the full build (2 dbt threads: models may overlap in time); "
+            f"slowest models: {slowest_models}",
+        ),
+    ]
+
+
+def _plain_statement_times(output: str) -> list[tuple[str, float]]:
+    """(statement, seconds) from `python -m bench.plain --timings`: the table each statement creates."""
+    out = []
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith("s") and "table" in parts:
+            name = parts[parts.index("table") + 1]
+            out.append((name.removeprefix("plain."), float(parts[0][:-1])))
+    return out
+
+
+def _dbt_model_times(path: Path) -> dict[str, float]:
+    results = json.loads(path.read_text())["results"] if path.exists() else []
+    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results if r["unique_id"].startswith("model.")}
+
+
 def pd_timedelta_ms(values):
     import pandas as pd
 
     return pd.to_timedelta(values, unit="ms")
 
 
-STEPS = {"marketo": bench_marketo, "web": bench_web, "dbt": bench_dbt}
+STEPS = {"marketo": bench_marketo, "web": bench_web, "dbt": bench_dbt, "plain": None}  # plain: inside dbt
 
 
 def machine() -> dict:
@@ -283,7 +378,13 @@ def goals(rows: list[Row]) -> list[str]:
                 f"- {r.scale} incremental day <= 10% of full build: {r.ratio:.1%} "
                 f"{'met' if r.ratio <= 0.10 else 'MISSED'}"
             )
-    small, large = find("small", "dbt build from scratch"), find("large", "dbt build from scratch")
+        if r.step.startswith("dbt build from scratch vs") and r.ratio:
+            out.append(
+                f"- {r.scale} dbt full build within 1.5x of plain SQL: {r.ratio:.2f}x "
+                f"{'met' if r.ratio <= 1.5 else 'MISSED'}"
+                + (" (plain script DIFFERS from dbt: ratio not meaningful)" if "DIFFERS" in r.note else "")
+            )
+    small, large = find("small", "dbt build from scratch ("), find("large", "dbt build from scratch (")
     if small and large:
         growth = large.seconds / small.seconds
         out.append(f"- full build at 10x the data <= 12x the time: {growth:.1f}x {'met' if growth <= 12 else 'MISSED'}")
@@ -303,6 +404,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=[*SCALES, "all"], default="all")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma list of {', '.join(STEPS)}")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (data, warehouses)")
+    parser.add_argument(
+        "--one-page-view-per-session",
+        action="store_true",
+        help="generate every session as one page view: the worst case for sessionization (issue 6)",
+    )
+    parser.add_argument(
+        "--skip-plain-check",
+        action="store_true",
+        help="do not compare the plain script's marts with dbt's (the check takes minutes at the large scale)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -316,7 +427,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"{SCALES[scale]['page_views']:,} page views ...",
                 flush=True,
             )
-            data = Scale(scale, SCALES[scale]["persons"], SCALES[scale]["page_views"], work)
+            data = Scale(
+                scale,
+                SCALES[scale]["persons"],
+                SCALES[scale]["page_views"],
+                work,
+                one_page_view_per_session=args.one_page_view_per_session,
+            )
+            steps = args.steps.split(",")
+            unknown = [s for s in steps if s not in STEPS]
+            if unknown:
+                parser.error(f"unknown steps {unknown}; use {', '.join(STEPS)}")
+            data.with_plain = "plain" in steps
+            data.check_plain = not args.skip_plain_check
+            if data.with_plain and "dbt" not in steps:
+                steps.append("dbt")  # the plain script runs right after dbt's full build, on its warehouse
             report.rows.append(
                 Row(
                     scale,
@@ -327,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
                     0.0,
                 )
             )
-            for step in args.steps.split(","):
+            for step in [s for s in steps if s != "plain"]:
                 print(f"[bench] {scale}: {step} ...", flush=True)
                 rows = STEPS[step](data)
                 report.rows.extend(rows)

@@ -154,6 +154,7 @@ def generate_web_events(
     start: pd.Timestamp | str | None = None,
     end: pd.Timestamp | str | None = None,
     site: str = "https://www.example-b2b.com",
+    one_page_view_per_session: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(page_views, form_submits) in the raw-contract columns, `event_date` tz-aware UTC.
 
@@ -162,6 +163,10 @@ def generate_web_events(
     traffic. Raises ValueError when it cannot hold one page view per form session of the persons.
     start, end: window of the anonymous traffic (default: the persons' createdAt range, padded by 60 days).
     Ids embed the seed, so batches generated with different seeds never collide.
+    one_page_view_per_session: every generated session holds exactly one page view (the landing page; a
+    form session's form is on it), so n_page_views page views make about n_page_views sessions: the worst
+    case for sessionization and the session marts (issue 6). Two such visits of one cookie less than 30
+    minutes apart, the second arriving direct, still make one session by the rules.
     """
     rng = np.random.default_rng(seed)
     emails, created = _valid_persons(persons)
@@ -185,10 +190,11 @@ def generate_web_events(
     cookie_base = np.cumsum(n_cookies) - n_cookies
     n_person_cookies = int(n_cookies.sum())
 
-    # Session budget: ~60% of page views for persons' visitors, ~3 pages per session.
+    # Session budget: ~60% of page views for persons' visitors, ~3 pages per session (or exactly one).
+    pages_per_session = 1.0 if one_page_view_per_session else 3.0
     extra_cookie_owner = np.repeat(np.arange(n_formers), n_cookies - 1)
     base_sessions = n_formers + len(extra_cookie_owner)
-    extra_rate = max(0.0, (0.6 * n_page_views / 3.0 - base_sessions) / max(n_formers, 1))
+    extra_rate = max(0.0, (0.6 * n_page_views / pages_per_session - base_sessions) / max(n_formers, 1))
     extra_rate = min(extra_rate, 8.0)
     n_before = rng.poisson(0.4 * extra_rate, n_formers)
     n_after = rng.poisson(0.6 * extra_rate, n_formers)
@@ -247,7 +253,7 @@ def generate_web_events(
         )
 
     pages_known = rng.geometric(1 / 3.0, len(known.cookie))
-    if pages_known.sum() > n_page_views:
+    if one_page_view_per_session or pages_known.sum() > n_page_views:
         pages_known = np.ones(len(known.cookie), dtype=np.int64)
     if pages_known.sum() > n_page_views:
         raise ValueError(
@@ -257,7 +263,10 @@ def generate_web_events(
 
     # Anonymous traffic fills the rest exactly; about 1.8 sessions per anonymous cookie.
     remaining = n_page_views - int(pages_known.sum())
-    pages_anon = _pages_summing_to(rng, remaining, mean=2.5)
+    if one_page_view_per_session:
+        pages_anon = np.ones(max(remaining, 0), dtype=np.int64)
+    else:
+        pages_anon = _pages_summing_to(rng, remaining, mean=2.5)
     n_anon_sessions = len(pages_anon)
     n_anon_cookies = max(1, int(n_anon_sessions / 1.8))
     anon = _SessionSpec(

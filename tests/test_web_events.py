@@ -155,3 +155,21 @@ def test_no_usable_person_gives_anonymous_traffic_only():
         .between(pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-02-02", tz="UTC"))
         .all()
     )
+
+
+def test_one_page_view_per_session():
+    """The worst case of issue 6: every session is one page view (no page is referred by a page of the site)."""
+    persons = pd.DataFrame(
+        {
+            "email": [f"p{i}@acme{i % 7}.com" for i in range(200)],
+            "createdAt": pd.date_range("2026-01-01", periods=200, freq="37min", tz="UTC"),
+        }
+    )
+    page_views, form_submits = generate_web_events(persons, 3_000, seed=3, one_page_view_per_session=True)
+    assert len(page_views) == 3_000
+    internal = page_views["referrer_page_raw"].fillna("").str.startswith("https://www.example-b2b.com")
+    assert not internal.any()
+    # a form is submitted on the session's only page: the landing page, with its arrival's query string
+    assert len(form_submits) > 0
+    usual, _ = generate_web_events(persons, 3_000, seed=3)
+    assert usual["referrer_page_raw"].fillna("").str.startswith("https://www.example-b2b.com").mean() > 0.3
