@@ -47,10 +47,6 @@ events as (
 ),
 {% endif %}
 
-channel_rules as (
-    select * from {{ ref('channel_rules') }}
-),
-
 search_engine_domains as (
     select * from {{ ref('search_engine_domains') }}
 ),
@@ -159,33 +155,54 @@ sessions_classified as (
         and utm_source_matches.match_rank = 1
 ),
 
--- every rule whose conditions all hold (a blank condition matches anything); the first by priority wins
-rule_matches as (
+-- depends_on: {{ ref('channel_rules') }}
+-- the channel rules (seeds/channel_rules.csv), read when the model compiles and written out as one CASE per
+-- column in rule order: every rule whose conditions all hold matches (a blank condition matches anything),
+-- and the first by priority wins. A CASE costs one pass over the sessions, where a join on the rules would
+-- pair every session with every rule.
+{%- set rules = [] %}
+{%- if execute %}
+    {%- set rules = run_query(
+        "select channel, utm_medium, utm_source_class, referrer_class, has_utm, landing_page_pattern, "
+        ~ "subchannel_from from " ~ ref('channel_rules') ~ " order by priority, channel, utm_medium, "
+        ~ "utm_source_class, referrer_class, has_utm, landing_page_pattern, subchannel_from").rows %}
+{%- endif %}
+{%- set subchannel_columns = {
+    'source_name': 'source_name', 'utm_source': 'web_source',
+    'referrer_name': 'referrer_name', 'referrer_domain': 'referrer_domain',
+} %}
+{%- set rule_cases = [] %}
+{%- for channel, utm_medium, utm_source_class, referrer_class, has_utm, pattern, subchannel_from in rules %}
+    {%- set conditions = [] %}
+    {%- if utm_medium is not none %}{% do conditions.append("medium_key = lower('" ~ utm_medium | replace("'", "''") ~ "')") %}{% endif %}
+    {%- if utm_source_class is not none %}{% do conditions.append("utm_source_class = '" ~ utm_source_class | replace("'", "''") ~ "'") %}{% endif %}
+    {%- if referrer_class is not none %}{% do conditions.append("referrer_class = '" ~ referrer_class | replace("'", "''") ~ "'") %}{% endif %}
+    {%- if has_utm is not none %}{% do conditions.append("has_utm = " ~ ('true' if has_utm else 'false')) %}{% endif %}
+    {%- if pattern is not none %}{% do conditions.append("landing_page_key like lower('" ~ pattern | replace("'", "''") ~ "')") %}{% endif %}
+    {%- do rule_cases.append({
+        'when': conditions | join(' and ') if conditions else 'true',
+        'channel': "'" ~ channel | replace("'", "''") ~ "'",
+        'subchannel': subchannel_columns.get(subchannel_from, 'null'),
+    }) %}
+{%- endfor %}
+
+sessions_channeled as (
     select
-        sessions_classified.session_id,
-        channel_rules.channel,
-        case channel_rules.subchannel_from
-            when 'source_name' then sessions_classified.source_name
-            when 'utm_source' then sessions_classified.web_source
-            when 'referrer_name' then sessions_classified.referrer_name
-            when 'referrer_domain' then sessions_classified.referrer_domain
-        end                                                             as subchannel,
-        row_number() over (
-            partition by sessions_classified.session_id
-            order by channel_rules.priority, channel_rules.channel
-        )                                                               as rule_rank
+        *,
+        -- a session no rule matches (only possible after editing the seed) is Other, as in Measure
+        case
+            {%- for rule in rule_cases %}
+            when {{ rule.when }} then {{ rule.channel }}
+            {%- endfor %}
+            else 'Other'
+        end                                                             as channel,
+        case
+            {%- for rule in rule_cases %}
+            when {{ rule.when }} then {{ rule.subchannel }}
+            {%- endfor %}
+            else null
+        end                                                             as subchannel
     from sessions_classified
-    inner join channel_rules
-        on (channel_rules.utm_medium is null
-            or lower(channel_rules.utm_medium) = sessions_classified.medium_key)
-        and (channel_rules.utm_source_class is null
-            or channel_rules.utm_source_class = sessions_classified.utm_source_class)
-        and (channel_rules.referrer_class is null
-            or channel_rules.referrer_class = sessions_classified.referrer_class)
-        and (channel_rules.has_utm is null
-            or channel_rules.has_utm = sessions_classified.has_utm)
-        and (channel_rules.landing_page_pattern is null
-            or sessions_classified.landing_page_key like lower(channel_rules.landing_page_pattern))
 ),
 
 final as (
@@ -196,8 +213,8 @@ final as (
         sessions_classified.cookie_id,
         ---------- strings
         -- a session no rule matches (only possible after editing the seed) is Other, as in Measure
-        coalesce(rule_matches.channel, 'Other')                         as channel,
-        rule_matches.subchannel,
+        sessions_classified.channel,
+        sessions_classified.subchannel,
         {{ url_without_query('sessions_classified.landing_page_raw') }} as landing_page,
         sessions_classified.landing_page_raw,
         {{ url_without_query('sessions_classified.referrer_page_raw') }} as referrer_page,
@@ -219,12 +236,9 @@ final as (
         sessions_classified.session_started_at                          as event_date,
         session_stats.session_end,
         {{ processed_at() }}                                            as _processed_at
-    from sessions_classified
+    from sessions_channeled as sessions_classified
     inner join session_stats
         on sessions_classified.session_id = session_stats.session_id
-    left join rule_matches
-        on sessions_classified.session_id = rule_matches.session_id
-        and rule_matches.rule_rank = 1
 )
 
 select * from final
