@@ -105,14 +105,26 @@ email_sessions as (
         email_visitors.email,
         sessions.session_id,
         sessions.visitor_id,
-        sessions.session_started_at,
-        row_number() over (
-            partition by email_visitors.email
-            order by sessions.session_started_at, sessions.session_id
-        )                                               as email_session_number
+        sessions.session_started_at
     from email_visitors
     inner join sessions
         on email_visitors.visitor_id = sessions.visitor_id
+),
+
+-- each email's first session (earliest start, then smallest id): aggregates, not a sort of every pair
+email_first_starts as (
+    select email, min(session_started_at) as first_started_at
+    from email_sessions
+    group by email
+),
+
+email_first_sessions as (
+    select email_sessions.email, min(email_sessions.session_id) as first_session_id
+    from email_sessions
+    inner join email_first_starts
+        on email_sessions.email = email_first_starts.email
+        and email_sessions.session_started_at = email_first_starts.first_started_at
+    group by email_sessions.email
 ),
 
 -- the email's first form in each session it submitted one in
@@ -142,7 +154,7 @@ final as (
         email_forms.form_page_raw,
         {{ url_without_query('email_forms.form_page_raw') }} as form_page,
         ---------- booleans
-        email_sessions.email_session_number = 1         as is_email_first_session,
+        email_first_sessions.email is not null          as is_email_first_session,
         email_forms.session_id is not null              as is_form_submission_touch,
         ---------- timestamps
         -- a form touchpoint is dated by its form, any other by its session start
@@ -155,7 +167,10 @@ final as (
         on email_sessions.email = email_forms.email
         and email_sessions.session_id = email_forms.session_id
         and email_forms.form_number = 1
-    where email_sessions.email_session_number = 1
+    left join email_first_sessions
+        on email_sessions.email = email_first_sessions.email
+        and email_sessions.session_id = email_first_sessions.first_session_id
+    where email_first_sessions.email is not null
         or email_forms.session_id is not null
 )
 
