@@ -288,7 +288,11 @@ gaps_measured as (
         lag(event_date) over (
             partition by cookie_id
             order by event_date, event_type_rank, event_id
-        )                                                               as previous_event_date
+        )                                                               as previous_event_date,
+        row_number() over (
+            partition by cookie_id
+            order by event_date, event_type_rank, event_id
+        )                                                               as cookie_event_number
     from arrivals_flagged
 ),
 
@@ -306,10 +310,13 @@ session_starts_flagged as (
     from gaps_measured
 ),
 
--- An anchor (incremental runs) sorts first in its cookie and carries its stored session: numbering
--- continues from it, and the events that stay in its session keep its id, start and event count.
--- A full build has no anchors and skips those windows.
+-- One running window over each cookie gives every event its session: the number of starts so far, and the
+-- latest start's position, key and time. The key is the start's event key (hashed into the session id),
+-- carried as a string led by the start's zero-padded position so that the running max is the latest start.
+-- An anchor (incremental runs) sorts first in its cookie and counts as the start of its stored session:
+-- numbering continues from it, and the events that stay in its session keep its id, start and event count.
 {%- set anchored = is_incremental() %}
+{%- set running = "over (partition by cookie_id order by event_date, event_type_rank, event_id rows between unbounded preceding and current row)" %}
 sessions_numbered as (
     select
         *,
@@ -317,42 +324,41 @@ sessions_numbered as (
             {% if anchored -%}
             coalesce(max(anchor_session_number) over (partition by cookie_id), 0) +
             {% endif -%}
-            sum(case when is_session_start and not is_anchor then 1 else 0 end) over (
-                partition by cookie_id
-                order by event_date, event_type_rank, event_id
-                rows between unbounded preceding and current row
-            )
-        as {{ dbt.type_bigint() }})                                     as session_number
+            sum(case when is_session_start and not is_anchor then 1 else 0 end) {{ running }}
+        as {{ dbt.type_bigint() }})                                     as session_number,
+        max(case when is_session_start then {{ dbt.concat([
+            "lpad(cast(cookie_event_number as " ~ dbt.type_string() ~ "), 12, '0')",
+            "case when is_anchor then " ~ dbt.concat(["'A'", "anchor_session_id"]) ~ " else "
+                ~ dbt.concat(["'K'", "event_key"]) ~ " end",
+        ]) }} end) {{ running }}                                        as session_start_key,
+        max(case when is_session_start then cookie_event_number end) {{ running }} as session_start_number,
+        max(case when is_session_start then coalesce(anchor_session_started_at, event_date) end) {{ running }}
+                                                                        as session_started_at
+        {%- if anchored %},
+        max(anchor_event_number) over (partition by cookie_id)          as cookie_anchor_event_number
+        {%- endif %}
     from session_starts_flagged
 ),
 
 sessions_keyed as (
     select
         *,
-        first_value(event_key) over (
-            partition by cookie_id, session_number
-            order by event_date, event_type_rank, event_id
-            rows between unbounded preceding and unbounded following
-        )                                                               as session_first_event_key,
-        {% if anchored -%}
-        max(anchor_session_id) over (partition by cookie_id, session_number) as anchor_session_id_kept,
-        min(coalesce(anchor_session_started_at, event_date)) over (
-            partition by cookie_id, session_number
-        )                                                               as session_started_at,
-        row_number() over (
-            partition by cookie_id, session_number
-            order by event_date, event_type_rank, event_id
-        ) - 1 + coalesce(max(anchor_event_number) over (partition by cookie_id, session_number), 1)
-                                                                        as event_number
-        {%- else -%}
-        cast(null as {{ dbt.type_string() }})                           as anchor_session_id_kept,
-        min(event_date) over (partition by cookie_id, session_number)   as session_started_at,
-        row_number() over (
-            partition by cookie_id, session_number
-            order by event_date, event_type_rank, event_id
-        )                                                               as event_number
-        {%- endif %}
+        substr(session_start_key, 13, 1) = 'A'                          as is_anchor_session,
+        substr(session_start_key, 14)                                   as session_first_event_key
     from sessions_numbered
+),
+
+sessions_identified as (
+    select
+        *,
+        case
+            when is_anchor_session then session_first_event_key
+            else {{ dbt.hash(dbt.concat(["cookie_id", "'|'", "session_first_event_key"])) }}
+        end                                                             as session_id,
+        cookie_event_number - session_start_number
+            + {% if anchored %}case when is_anchor_session then cookie_anchor_event_number else 1 end
+              {%- else %}1{% endif %}                                   as event_number
+    from sessions_keyed
 ),
 
 final as (
@@ -362,10 +368,7 @@ final as (
         event_type,
         event_id,
         -- deterministic: the same events always give the same session id, whichever run builds it
-        coalesce(
-            anchor_session_id_kept,
-            {{ dbt.hash(dbt.concat(["cookie_id", "'|'", "session_first_event_key"])) }}
-        )                                                               as session_id,
+        session_id,
         cookie_id                                                       as visitor_id,
         cookie_id,
         ---------- strings
@@ -392,7 +395,7 @@ final as (
         event_date,
         session_started_at,
         {{ processed_at() }}                                            as _processed_at
-    from sessions_keyed
+    from sessions_identified
     where not is_anchor
 )
 
