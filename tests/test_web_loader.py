@@ -133,8 +133,9 @@ def test_repeats_within_one_run_load_once(warehouse, tmp_path, events, monkeypat
 
     assert_same_rows(warehouse, "page_views", page_views[PAGE_VIEW_COLUMNS])
     assert_same_rows(warehouse, "form_submits", form_submits[FORM_SUBMIT_COLUMNS])
-    # The first copy read is the one kept.
+    # The first copy read is the one kept (blocks are parsed in threads, but handed on in file order).
     assert query(warehouse, "select max(_line) from raw_web.form_submits") == [(len(lines),)]
+    assert query(warehouse, "select distinct _file_name from raw_web.page_views") == [("page_views.jsonl",)]
     out = capsys.readouterr().out
     assert f"{len(page_views):,} repeated" in out and "4 repeated" in out
 

@@ -32,8 +32,9 @@ Config (env vars, or the same keys under [sources.web] in .dlt/config.toml / .dl
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,23 +152,32 @@ def web_source(
 
     @dlt.transformer(name="events", max_table_nesting=0)
     def events(items: list[FileItemDict]) -> Iterator[Any]:
-        for item in items:
-            name = item["relative_path"]
-            fmt, gzipped = file_format(name)
-            if fmt is None:
-                stats.files_skipped.append(name)
-                continue
-            stats.files_read += 1
-            stats.files_by_format[fmt + (".gz" if gzipped else "")] += 1
-            stats.bytes_read += int(item.get("size_in_bytes") or 0)
-            with item.open(mode="rb", compression="disable") as stream:
-                for block in read_file(stream, name, fmt, block_bytes):
-                    yield from batches.add(block)
-                    if progress is not None:
-                        progress.tick(
-                            f"{stats.files_read} files, {stats.total_events:,} events, "
-                            f"{stats.rejected:,} rejected (reading {name})"
-                        )
+        # Blocks are parsed in threads (pyarrow releases the GIL) while this thread reads and decompresses
+        # the next ones and hands finished blocks to dlt, in file order, so the first copy of an id stays.
+        workers = os.cpu_count() or 1
+        parsing: deque[Future[Block]] = deque()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="web-parse") as pool:
+            for item in items:
+                name = item["relative_path"]
+                fmt, gzipped = file_format(name)
+                if fmt is None:
+                    stats.files_skipped.append(name)
+                    continue
+                stats.files_read += 1
+                stats.files_by_format[fmt + (".gz" if gzipped else "")] += 1
+                stats.bytes_read += int(item.get("size_in_bytes") or 0)
+                with item.open(mode="rb", compression="disable") as stream:
+                    for parse in read_file(stream, name, fmt, block_bytes):
+                        parsing.append(pool.submit(parse))
+                        while len(parsing) > workers:
+                            yield from batches.add(parsing.popleft().result())
+                        if progress is not None:
+                            progress.tick(
+                                f"{stats.files_read} files, {stats.total_events:,} events, "
+                                f"{stats.rejected:,} rejected (reading {name})"
+                            )
+            while parsing:
+                yield from batches.add(parsing.popleft().result())
         yield from batches.flush()
 
     batches = _Batcher(stats, batch_rows)
