@@ -99,6 +99,10 @@ def test_second_run_redelivery_and_new_files(warehouse, tmp_path, events, capsys
     assert "2 files read" in capsys.readouterr().out
     assert count(warehouse, "page_views") == len(page_views)
     assert count(warehouse, "form_submits") == len(form_submits)
+    # Events are immutable: the first delivery stays, so dbt's incremental models see no change either.
+    assert query(warehouse, "select distinct _file_name, _dlt_load_id from raw_web.page_views") == [
+        ("page_views.jsonl", query(warehouse, "select min(load_id) from raw_web._dlt_loads")[0][0])
+    ]
 
     # A new file adds exactly its rows, in a load of its own.
     new_views, new_forms = generate_web_events(make_persons(20, seed=3), n_page_views=700, seed=12)
@@ -113,6 +117,27 @@ def test_second_run_redelivery_and_new_files(warehouse, tmp_path, events, capsys
         "and _dlt_load_id = (select max(load_id) from raw_web._dlt_loads)",
     )[0][0]
     assert new_load == len(new_views)
+
+
+def test_repeats_within_one_run_load_once(warehouse, tmp_path, events, monkeypatch, capsys):
+    page_views, form_submits = events
+    # Small batches: the copies land in other batches (and dlt items) than the originals.
+    monkeypatch.setenv("SOURCES__WEB__BATCH_ROWS", "50")
+    folder = tmp_path / "events"
+    write_event_files(page_views, form_submits, folder, fmt="jsonl", files_per_day=False)
+    shutil.copy(folder / "page_views.jsonl", folder / "page_views_copy.jsonl")
+    lines = (folder / "form_submits.jsonl").read_text().splitlines(keepends=True)
+    (folder / "form_submits.jsonl").write_text("".join(lines + lines[:3] + lines[:1]))
+
+    assert run_web(folder) == 0
+
+    assert_same_rows(warehouse, "page_views", page_views[PAGE_VIEW_COLUMNS])
+    assert_same_rows(warehouse, "form_submits", form_submits[FORM_SUBMIT_COLUMNS])
+    # The first copy read is the one kept (blocks are parsed in threads, but handed on in file order).
+    assert query(warehouse, "select max(_line) from raw_web.form_submits") == [(len(lines),)]
+    assert query(warehouse, "select distinct _file_name from raw_web.page_views") == [("page_views.jsonl",)]
+    out = capsys.readouterr().out
+    assert f"{len(page_views):,} repeated" in out and "4 repeated" in out
 
 
 GOOD = (

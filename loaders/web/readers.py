@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any
 
 import numpy as np
@@ -129,23 +130,32 @@ def event_table_from_file_name(name: str) -> str | None:
     return None
 
 
-def read_file(stream: IO[bytes], file_name: str, fmt: str, block_bytes: int = 64 << 20) -> Iterator[Block]:
-    """Parse one event file into Blocks. Gzip is recognized by its magic bytes, whatever the name says (an
-    object store may serve a `.gz` already decompressed, or a gzip-encoded `.jsonl`). A file that cannot be
-    read to the end (corrupt gzip or Parquet) yields one rejected row where reading stopped, so the failure
-    is recorded rather than lost."""
+def read_file(
+    stream: IO[bytes], file_name: str, fmt: str, block_bytes: int = 64 << 20
+) -> Iterator[Callable[[], Block]]:
+    """Read one event file block by block; each block comes as a function that parses it into a Block, so
+    the caller can parse blocks in threads (pyarrow releases the GIL) while this reads the next ones. Gzip is
+    recognized by its magic bytes, whatever the name says (an object store may serve a `.gz` already
+    decompressed, or a gzip-encoded `.jsonl`). A file that cannot be read to the end (corrupt gzip or
+    Parquet) gives one rejected row where reading stopped, so the failure is recorded rather than lost."""
     default_table = event_table_from_file_name(file_name)
     try:
         raw = _maybe_gunzip(stream)
         if fmt == "parquet":
-            yield from _read_parquet(raw, file_name, default_table)
+            for block in _read_parquet(raw, file_name, default_table):
+                yield partial(_given, block)
         elif fmt == "jsonl":
             for line, chunk in _text_blocks(raw, block_bytes):
-                yield _jsonl_block(chunk, line, file_name, default_table)
+                yield partial(_jsonl_block, chunk, line, file_name, default_table)
         else:
             yield from _read_csv(raw, file_name, default_table, block_bytes)
     except _Unreadable as exc:
-        yield Block(rejected=[_reject(file_name, exc.line, f"file: unreadable from here on ({exc.cause})", "")])
+        reason = f"file: unreadable from here on ({exc.cause})"
+        yield partial(_given, Block(rejected=[_reject(file_name, exc.line, reason, "")]))
+
+
+def _given(block: Block) -> Block:
+    return block
 
 
 class _Unreadable(Exception):
@@ -315,7 +325,9 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _read_csv(stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int) -> Iterator[Block]:
+def _read_csv(
+    stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int
+) -> Iterator[Callable[[], Block]]:
     try:
         header = stream.readline()
     except (OSError, EOFError) as exc:
@@ -330,27 +342,38 @@ def _read_csv(stream: IO[bytes], file_name: str, default_table: str | None, bloc
         quoted_strings_can_be_null=True,
     )
     for first_line, chunk in _text_blocks(stream, block_bytes, first_line=2):
-        lines = _Lines(chunk, first_line)
-        try:
-            table = pacsv.read_csv(
-                io.BytesIO(header + chunk),
-                convert_options=convert,
-                read_options=pacsv.ReadOptions(block_size=len(chunk) + len(header) + 1, use_threads=False),
-            )
-        except pa.ArrowInvalid:
-            table = None
-        solid = lines.solid(table.num_rows) if table is not None else None
-        # A quoted field with a newline makes rows and lines disagree: the line-by-line reader handles it.
-        if table is not None and solid is not None and table.num_rows == len(solid):
-            yield _to_contract(
-                table,
-                first_line + solid,
-                lambda rows, ls=lines, o=solid: [ls.text(o[r]) for r in rows],
-                file_name,
-                default_table,
-            )
-        else:
-            yield _csv_block_by_line(header_names, chunk, first_line, file_name, default_table)
+        yield partial(_csv_block, header, header_names, convert, chunk, first_line, file_name, default_table)
+
+
+def _csv_block(
+    header: bytes,
+    header_names: list[str],
+    convert: pacsv.ConvertOptions,
+    chunk: bytes,
+    first_line: int,
+    file_name: str,
+    default_table: str | None,
+) -> Block:
+    lines = _Lines(chunk, first_line)
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(header + chunk),
+            convert_options=convert,
+            read_options=pacsv.ReadOptions(block_size=len(chunk) + len(header) + 1, use_threads=False),
+        )
+    except pa.ArrowInvalid:
+        table = None
+    solid = lines.solid(table.num_rows) if table is not None else None
+    # A quoted field with a newline makes rows and lines disagree: the line-by-line reader handles it.
+    if table is not None and solid is not None and table.num_rows == len(solid):
+        return _to_contract(
+            table,
+            first_line + solid,
+            lambda rows: [lines.text(solid[r]) for r in rows],
+            file_name,
+            default_table,
+        )
+    return _csv_block_by_line(header_names, chunk, first_line, file_name, default_table)
 
 
 def _csv_block_by_line(
