@@ -7,7 +7,22 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
-{#- The latest `_processed_at` already in this incremental model (a floor when it is empty). -#}
+{#-
+    The latest `_processed_at` already in this incremental model (a floor when it is empty), read when the
+    model compiles and written as a literal: a filter `_processed_at > <literal>` lets the warehouse skip the
+    blocks of older rows by their min/max statistics, where a subquery would scan the whole column.
+-#}
 {% macro last_processed_at() -%}
-    (select coalesce(max(_processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    {%- set floor = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- set stamp_sql = "select max(_processed_at) from " ~ this -%}
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set latest = run_query(stamp_sql).columns[0].values()[0] -%}
+        {%- if latest is none -%}
+            {{ floor }}
+        {%- else -%}
+            cast('{{ latest.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+        {%- endif -%}
+    {%- else -%}
+        (select coalesce(max(_processed_at), {{ floor }}) from {{ this }})
+    {%- endif -%}
 {%- endmacro %}
