@@ -46,8 +46,8 @@
         {%- do return(none) -%}
     {%- endif -%}
     {%- set column_names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {#- the latest stamp as a literal, so the scan skips older blocks by their min/max statistics -#}
     {%- if '_processed_at' in column_names -%}
-        {#- a literal, so the scan skips older blocks by their min/max statistics -#}
         {%- set latest = run_query('select max(_processed_at) from ' ~ relation).columns[0].values()[0] -%}
         {%- if latest is none -%}
             {%- do return(none) -%}
@@ -55,7 +55,11 @@
         {%- do return("_processed_at = cast('" ~ latest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as "
             ~ dbt.type_timestamp() ~ ")") -%}
     {%- elif '_dlt_load_id' in column_names -%}
-        {%- do return('_dlt_load_id = (select max(_dlt_load_id) from ' ~ relation ~ ')') -%}
+        {%- set latest = run_query('select max(_dlt_load_id) from ' ~ relation).columns[0].values()[0] -%}
+        {%- if latest is none -%}
+            {%- do return(none) -%}
+        {%- endif -%}
+        {%- do return("_dlt_load_id = '" ~ latest | replace("'", "''") ~ "'") -%}
     {%- elif kept_unchanged_in_this_run(relation) -%}
         {%- do return('1 = 0') -%}
     {%- endif -%}
