@@ -7,15 +7,16 @@
     anonymous cookie) and those whose own fields changed (new person, email, created_date, account, flags;
     seen through `_person_fingerprint`; the comparison is skipped when the person models were not rebuilt
     since this model last wrote). A person whose email changed to one without touchpoints gets no new rows,
-    so the post-hook removes the rows of every person that no longer has the email they were written for.
+    so a pre-hook removes the rows of every person that no longer has the email they were written for (only
+    when the persons were rebuilt since this model last wrote: otherwise no person can have moved).
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['source_system', 'person_id'],
     on_schema_change='append_new_columns',
-    post_hook=[
-        "{% if is_incremental() %}
+    pre_hook=[
+        "{% if is_incremental() and not not_rebuilt_since_last_write(['int_persons_unioned']) %}
         delete from {{ this }}
         where not exists (
             select 1
@@ -72,20 +73,25 @@ segments as (
     and not_rebuilt_since_last_write(['int_persons_unioned', 'int_persons_segmented']) %}
 
 {% if is_incremental() %}
+-- In this branch the upstream models are read where each read is filtered, not through the import CTEs:
+-- a CTE read twice is materialized whole, and its filters no longer reach the scan.
+
 -- emails whose touchpoints were recomputed upstream since this model's last run
 touched_emails as (
     select distinct email
-    from email_touchpoints
+    from {{ ref('int_touchpoints_by_email') }}
     where _processed_at > {{ last_processed_at() }}
 ),
 
+-- persons' emails are normalized in staging (normalize_email; tested on int_persons_unioned): they join as
+-- they are, without re-normalizing every person on every run
 persons_of_touched_emails as (
     select
         persons.source_system,
         persons.person_id
-    from persons
+    from {{ ref('int_persons_unioned') }} as persons
     inner join touched_emails
-        on {{ normalize_email('persons.email') }} = touched_emails.email
+        on persons.email = touched_emails.email
 ),
 
 {% if not persons_unchanged %}
@@ -98,7 +104,7 @@ persons_fingerprinted as (
 ),
 
 emails_with_touchpoints as (
-    select distinct email from email_touchpoints
+    select distinct email from {{ ref('int_touchpoints_by_email') }}
 ),
 
 stored_persons as (
@@ -138,9 +144,21 @@ persons_in_scope as (
         on persons.source_system = affected_persons.source_system
         and persons.person_id = affected_persons.person_id
 ),
+
+-- the touchpoints of their emails only
+email_touchpoints_in_scope as (
+    select email_touchpoints.*
+    from {{ ref('int_touchpoints_by_email') }} as email_touchpoints
+    inner join (select distinct {{ normalize_email('email') }} as email from persons_in_scope) as scope_emails
+        on email_touchpoints.email = scope_emails.email
+),
 {% else %}
 persons_in_scope as (
     select * from persons
+),
+
+email_touchpoints_in_scope as (
+    select * from email_touchpoints
 ),
 {% endif %}
 
@@ -154,7 +172,7 @@ scope_fingerprinted as (
 
 -- the rules of int_touchpoints_weighted (macro touchpoints_weighted)
 touchpoints_weighted as (
-    {{ touchpoints_weighted('persons_in_scope', 'email_touchpoints') }}
+    {{ touchpoints_weighted('persons_in_scope', 'email_touchpoints_in_scope') }}
 ),
 
 touchpoints as (
