@@ -105,12 +105,19 @@
     {{ return(values[0] if values else none) }}
 {%- endmacro %}
 
-{#- In an incremental run whose inputs match the recorded fingerprint: a filter that selects nothing. -#}
+{#-
+    In an incremental run whose inputs match the recorded fingerprint: a filter that selects nothing. The
+    compiled SQL also carries the fingerprint and the decision as comments, which the post-hook reads back
+    instead of computing them again.
+-#}
 {% macro unless_inputs_changed() -%}
     {#- a unit test feeds the model its own rows: always the full select -#}
-    {%- if execute and model.resource_type != 'unit_test' and is_incremental()
-        and _recorded_fingerprint() == inputs_fingerprint() -%}
-        where 1 = 0 -- inputs unchanged since the last build: nothing to write
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set current = inputs_fingerprint() -%}
+        {%- if is_incremental() and _recorded_fingerprint() == current %}
+    where 1 = 0 -- inputs unchanged since the last build: nothing to write
+        {%- endif %}
+    -- inputs fingerprint: {{ current }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -126,12 +133,14 @@
     )
 {%- endmacro %}
 
-{#- Post-hook: remember what the model was built from, and when. -#}
+{#- Post-hook: remember what the model was built from, and when (as the model's compiled SQL says). -#}
 {% macro record_inputs_fingerprint() -%}
     {%- if execute -%}
         {%- set rel = _fingerprints_relation() -%}
-        {%- set current = inputs_fingerprint() -%}
-        {%- if is_incremental() and _recorded_fingerprint() == current -%}
+        {%- set compiled = model.compiled_code or '' -%}
+        {%- set found = modules.re.search('-- inputs fingerprint: ([0-9a-f]+)', compiled) -%}
+        {%- set current = found.group(1) if found else inputs_fingerprint() -%}
+        {%- if is_incremental() and '-- inputs unchanged since the last build' in compiled -%}
         update {{ rel }} set checked_at = {{ processed_at() }} where model_id = '{{ model.unique_id }}'
         {%- else -%}
         delete from {{ rel }} where model_id = '{{ model.unique_id }}';
@@ -141,18 +150,17 @@
 {%- endmacro %}
 
 {#-
-    True when `relation` is a model of this pattern that this dbt invocation ran and found unchanged (its
-    rows are those an earlier run wrote and tested): data tests in scope 'new' skip it.
+    True when `node` (a model of this pattern) was run by this dbt invocation and found unchanged: its rows
+    are those an earlier run wrote and tested, so data tests in scope 'new' skip it (one query, while the
+    test compiles: a row filter would leave the warehouse scanning the table anyway).
 -#}
-{% macro kept_unchanged_in_this_run(relation) -%}
+{% macro kept_unchanged_in_this_run(node) -%}
     {%- set rel = _fingerprints_relation() -%}
-    {%- set node = (graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-        | selectattr('relation_name', 'equalto', relation | string) | list) -%}
-    {%- if not node or adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
+    {%- if adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set result = run_query(
-        "select count(*) from " ~ rel ~ " where model_id = '" ~ node[0].unique_id ~ "' and checked_at = "
+        "select count(*) from " ~ rel ~ " where model_id = '" ~ node.unique_id ~ "' and checked_at = "
         ~ processed_at() ~ " and rebuilt_at < " ~ processed_at()) -%}
     {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}

@@ -44,3 +44,15 @@ def test_docs_generate_and_every_mart_column_described(tmp_path):
             if name not in {c.lower() for c in built_columns}
         ]
     assert not gaps, "undescribed mart columns:\n" + "\n".join(gaps)
+    # the 'new' data-test scope (macros/data_tests_scope.sql) reads a model's columns from its YAML: every
+    # model, mart or not, that has a scope column must document it, or its tests read every row
+    for uid, node in sorted(manifest["nodes"].items()):
+        if node["resource_type"] != "model" or uid not in catalog["nodes"]:
+            continue
+        built = {c.lower() for c in catalog["nodes"][uid]["columns"]}
+        documented = {c.lower() for c in node["columns"]}
+        # the first of these a model has is its scope column
+        column = next((c for c in ("_processed_at", "_dlt_load_id") if c in built), None)
+        if column and column not in documented:
+            gaps.append(f"{node['name']}.{column}: built, not documented (its tests would read every row)")
+    assert not gaps, "scope columns not documented:\n" + "\n".join(gaps)
