@@ -161,31 +161,46 @@ stored_rebuilt as (
     where new_event_keys.event_key is null
 ),
 
--- the stored event just before each cookie's rebuild point (the anchor): rebuilt events continue its session
-anchor_dates as (
-    select stored.cookie_id, max(stored.event_date) as anchor_date
-    from {{ this }} as stored
-    inner join rebuild_starts
-        on stored.cookie_id = rebuild_starts.cookie_id
-        and stored.event_date < rebuild_starts.rebuild_from
-    group by stored.cookie_id
-),
-
-anchor_candidates as (
+-- the stored events before each touched cookie's rebuild point, read once (the scan keeps the touched
+-- cookies' rows only); the latest of them is the anchor: rebuilt events continue its session
+stored_before as (
     select
         stored.event_type,
         stored.event_id,
         stored.cookie_id,
         stored.event_type_rank,
         stored.event_date,
-        stored.session_number                                           as anchor_session_number,
-        stored.session_id                                               as anchor_session_id,
-        stored.session_started_at                                       as anchor_session_started_at,
-        stored.event_number                                             as anchor_event_number
+        stored.session_number,
+        stored.session_id,
+        stored.session_started_at,
+        stored.event_number
     from {{ this }} as stored
+    inner join rebuild_starts
+        on stored.cookie_id = rebuild_starts.cookie_id
+        and stored.event_date < rebuild_starts.rebuild_from
+),
+
+anchor_dates as (
+    select cookie_id, max(event_date) as anchor_date
+    from stored_before
+    group by cookie_id
+),
+
+anchor_candidates as (
+    select
+        stored_before.event_type,
+        stored_before.event_id,
+        stored_before.cookie_id,
+        stored_before.event_type_rank,
+        stored_before.event_date,
+        stored_before.session_number                                    as anchor_session_number,
+        stored_before.session_id                                        as anchor_session_id,
+        stored_before.session_started_at                                as anchor_session_started_at,
+        stored_before.event_number                                      as anchor_event_number
+    from stored_before
     inner join anchor_dates
-        on stored.cookie_id = anchor_dates.cookie_id
-        and stored.event_date = anchor_dates.anchor_date
+        on stored_before.cookie_id = anchor_dates.cookie_id
+        and stored_before.event_date = anchor_dates.anchor_date
 ),
 
 anchors as (

@@ -21,6 +21,8 @@
     ],
 ) }}
 
+-- depends_on: {{ ref('biz_page_views') }}
+
 {#- a changed reporting_timezone moves every day: the run then recomputes them all -#}
 {%- set timezone_changed = false -%}
 {%- if execute and is_incremental() -%}
@@ -29,21 +31,9 @@
     {%- set timezone_changed = stored.columns[0].values()[0] > 0 -%}
 {%- endif %}
 
-with
-
-sessions as (
-    select * from {{ ref('biz_sessions') }}
-),
-
-form_submits as (
-    select * from {{ ref('biz_form_submits') }}
-),
-
-page_views as (
-    select * from {{ ref('biz_page_views') }}
-),
-
-sessions_dated as (
+{#- the upstream models are read where each read is filtered, not through shared import CTEs: a CTE read
+    twice is materialized whole, and the filters no longer reach the scan -#}
+{%- set sessions_dated -%}
     select
         id                                              as session_id,
         visitor_id,
@@ -54,44 +44,37 @@ sessions_dated as (
         form_submit_count,
         {{ reporting_period('day', 'event_date') }}     as session_day,
         _processed_at
-    from sessions
-),
+    from {{ ref('biz_sessions') }}
+{%- endset %}
+
+with
 
 {% if is_incremental() and not timezone_changed %}
 touched_days as (
-    select session_day
-    from sessions_dated
+    select {{ reporting_period('day', 'event_date') }} as session_day
+    from {{ ref('biz_sessions') }}
     where _processed_at > {{ last_processed_at() }}
     union
     select {{ reporting_period('day', 'event_date') }}
-    from page_views
+    from {{ ref('biz_page_views') }}
     where _processed_at > {{ last_processed_at() }}
     union
     select {{ reporting_period('day', 'event_date') }}
-    from form_submits
+    from {{ ref('biz_form_submits') }}
     where _processed_at > {{ last_processed_at() }}
 ),
 
 sessions_in_scope as (
     select sessions_dated.*
-    from sessions_dated
+    from ({{ sessions_dated }}) as sessions_dated
     inner join touched_days
         on sessions_dated.session_day = touched_days.session_day
 ),
 {% else %}
 sessions_in_scope as (
-    select * from sessions_dated
+    {{ sessions_dated }}
 ),
 {% endif %}
-
--- emails that do not look like one were normalized to null upstream: they identify nobody
-form_emails as (
-    select distinct
-        session_id,
-        email
-    from form_submits
-    where email is not null
-),
 
 sessions_grouped as (
     select
@@ -107,16 +90,18 @@ sessions_grouped as (
     group by 1, 2, 3, 4
 ),
 
+-- emails that do not look like one were normalized to null upstream: they identify nobody
 emails_grouped as (
     select
         sessions_in_scope.session_day,
         sessions_in_scope.landing_page,
         sessions_in_scope.channel,
         sessions_in_scope.subchannel,
-        count(distinct form_emails.email)               as unique_form_email_count
+        count(distinct form_submits.email)              as unique_form_email_count
     from sessions_in_scope
-    inner join form_emails
-        on sessions_in_scope.session_id = form_emails.session_id
+    inner join {{ ref('biz_form_submits') }} as form_submits
+        on sessions_in_scope.session_id = form_submits.session_id
+    where form_submits.email is not null
     group by 1, 2, 3, 4
 ),
 

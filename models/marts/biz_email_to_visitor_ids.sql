@@ -14,14 +14,12 @@
 
 with
 
-events as (
-    select * from {{ ref('int_sessions_sessionized') }}
-),
-
 {% if is_incremental() %}
+-- (the upstream model is read where each read is filtered, not through one shared import CTE: a CTE read
+-- twice is materialized whole, and the filters no longer reach the scan)
 touched_visitors as (
     select distinct visitor_id
-    from events
+    from {{ ref('int_sessions_sessionized') }}
     where _processed_at > {{ last_processed_at() }}
 ),
 {% endif %}
@@ -31,7 +29,7 @@ form_submits as (
         {{ normalize_email('events.email') }}           as email,
         events.visitor_id,
         events.event_date
-    from events
+    from {{ ref('int_sessions_sessionized') }} as events
     {% if is_incremental() %}
     inner join touched_visitors
         on events.visitor_id = touched_visitors.visitor_id

@@ -4,7 +4,8 @@
     Landing page, referrer and UTM fields come from the session's first event; channel and subchannel from
     the first matching rule of the channel_rules seed. Incremental: every session with an event rewritten
     upstream in this run is rebuilt from all its events (unique_key id), and the post-hook drops the sessions
-    of those cookies that no longer exist upstream (a late event merged them into another).
+    of those cookies that no longer exist upstream (a late event merged them into another), found among the
+    cookie's sessions that end after its rewrite began and were not rewritten.
 -#}
 {{ config(
     materialized='incremental',
@@ -13,13 +14,23 @@
     on_schema_change='append_new_columns',
     post_hook=[
         "{% if is_incremental() %}
+        -- a session of a rewritten cookie that ends at or after the cookie's earliest rewritten session start
+        -- and was not rewritten itself no longer exists upstream: were it there, its events would have been
+        -- rebuilt and the session rewritten (earlier sessions keep their events, and their ids)
         delete from {{ this }}
         where _processed_at < {{ processed_at() }}
-            and cookie_id in (select cookie_id from {{ this }} where _processed_at = {{ processed_at() }})
-            and id not in (
-                select session_id
-                from {{ ref('int_sessions_sessionized') }}
-                where cookie_id in (select cookie_id from {{ this }} where _processed_at = {{ processed_at() }})
+            and id in (
+                select stored.id
+                from {{ this }} as stored
+                inner join (
+                    select cookie_id, min(event_date) as rewritten_from
+                    from {{ this }}
+                    where _processed_at = {{ processed_at() }}
+                    group by cookie_id
+                ) as rewritten
+                    on stored.cookie_id = rewritten.cookie_id
+                    and stored.session_end >= rewritten.rewritten_from
+                where stored._processed_at < {{ processed_at() }}
             )
         {% endif %}"
     ],
