@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pytest
 
-from loaders.marketo.bulk import RepeatFilter
+from loaders.common import LoaderError
+from loaders.marketo.bulk import RepeatFilter, read_csv_batches
 
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -23,3 +25,31 @@ def test_repeat_filter_passes_first_rows_and_finds_newer_repeats_across_batches(
     assert repeats.first(batch([6, 7], [0, 0])).column("id").to_pylist() == [6, 7]
     # 1 and 3 came again with a later updatedAt; 2's repeat is older than its first row
     assert sorted(repeats.newer().column("id").to_pylist()) == [1, 3]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_read_csv_batches_keeps_marketo_quoting_nulls_and_newlines(tmp_path, newline):
+    rows = [
+        "id,company,comments",
+        '1,"Acme ""Rockets"", Inc.",null',
+        '2,"null",""',
+        '3,Beta,"two' + newline + 'lines, one value"',
+        "4,,x\u2028y",
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + newline.join(rows).encode() + newline.encode())  # with a byte-order mark
+    table = pa.Table.from_batches(list(read_csv_batches(path, batch_rows=2)))
+    assert table.schema.types == [pa.string()] * 3
+    assert table.to_pylist() == [
+        {"id": "1", "company": 'Acme "Rockets", Inc.', "comments": None},
+        {"id": "2", "company": "null", "comments": ""},  # quoted null is the text
+        {"id": "3", "company": "Beta", "comments": "two" + newline + "lines, one value"},
+        {"id": "4", "company": "", "comments": "x\u2028y"},
+    ]
+
+
+def test_read_csv_batches_names_the_file_of_a_malformed_row(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text("id,company\n1,Acme\n2,Beta,extra\n")
+    with pytest.raises(LoaderError, match="broken.csv is not valid CSV"):
+        list(read_csv_batches(path))
