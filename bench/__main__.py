@@ -226,6 +226,8 @@ def bench_dbt(sc: Scale) -> list[Row]:
     )
     incremental = run_measured(cmd, sc.env)
     new_rows = len(day[0]) + len(day[1])
+    breakdown = _dbt_run_breakdown(sc.work / "target" / "run_results.json", incremental.seconds)
+    print(f"[bench]   dbt incremental: {breakdown}", flush=True)
     return out + [
         Row(
             sc.name,
@@ -237,6 +239,7 @@ def bench_dbt(sc: Scale) -> list[Row]:
             "the full build above",
             full.seconds,
             incremental.seconds / full.seconds,
+            breakdown,
         ),
     ]
 
@@ -310,6 +313,26 @@ def _plain_statement_times(output: str) -> list[tuple[str, float]]:
 def _dbt_model_times(path: Path) -> dict[str, float]:
     results = json.loads(path.read_text())["results"] if path.exists() else []
     return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results if r["unique_id"].startswith("model.")}
+
+
+def _dbt_run_breakdown(path: Path, wall_seconds: float) -> str:
+    """Where a dbt invocation's time went, from its run_results.json: start-up and exit (the process's wall
+    time minus dbt's own elapsed time), node time of models and of data tests (summed over threads), and
+    the slowest models."""
+    if not path.exists():
+        return "no run_results.json"
+    run = json.loads(path.read_text())
+    by_kind: dict[str, float] = {}
+    for r in run["results"]:
+        kind = r["unique_id"].split(".")[0]
+        by_kind[kind] = by_kind.get(kind, 0.0) + r["execution_time"]
+    models = _dbt_model_times(path)
+    slowest = ", ".join(f"{name} {t:.1f}s" for name, t in sorted(models.items(), key=lambda kv: -kv[1])[:5])
+    return (
+        f"dbt start-up and exit {wall_seconds - run['elapsed_time']:.1f}s, run {run['elapsed_time']:.1f}s "
+        f"({len(run['results'])} nodes; node time: models {by_kind.get('model', 0):.1f}s, "
+        f"data tests {by_kind.get('test', 0):.1f}s); slowest models: {slowest}"
+    )
 
 
 def pd_timedelta_ms(values):

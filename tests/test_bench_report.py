@@ -1,0 +1,26 @@
+"""The bench's account of where a dbt run's time went, from its run_results.json."""
+
+from __future__ import annotations
+
+import json
+
+from bench.__main__ import _dbt_run_breakdown
+
+
+def test_breakdown_splits_start_up_models_and_tests(tmp_path):
+    path = tmp_path / "run_results.json"
+    results = [
+        {"unique_id": "model.p.int_sessions_sessionized", "execution_time": 3.0},
+        {"unique_id": "model.p.biz_sessions", "execution_time": 1.5},
+        {"unique_id": "test.p.not_null_biz_sessions_id.abc", "execution_time": 0.25},
+        {"unique_id": "test.p.unique_biz_sessions_id.def", "execution_time": 0.5},
+        {"unique_id": "seed.p.channel_rules", "execution_time": 0.1},
+    ]
+    path.write_text(json.dumps({"elapsed_time": 4.0, "results": results}))
+    text = _dbt_run_breakdown(path, wall_seconds=7.5)
+    assert text.startswith("dbt start-up and exit 3.5s, run 4.0s (5 nodes; node time: models 4.5s, data tests 0.8s)")
+    assert text.endswith("slowest models: int_sessions_sessionized 3.0s, biz_sessions 1.5s")
+
+
+def test_breakdown_without_run_results(tmp_path):
+    assert _dbt_run_breakdown(tmp_path / "missing.json", 1.0) == "no run_results.json"
