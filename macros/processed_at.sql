@@ -9,8 +9,9 @@
 
 {#-
     The latest `_processed_at` already in this incremental model (a floor when it is empty), read when the
-    model compiles and written as a literal: a filter `_processed_at > <literal>` lets the warehouse skip the
-    blocks of older rows by their min/max statistics, where a subquery would scan the whole column.
+    model compiles and written as a literal: a filter `_processed_at > <literal>` lets any warehouse skip the
+    blocks of older rows by their min/max statistics, where with a subquery that depends on the planner
+    pushing its value into the scan. Call it once per model (each call is a query).
 -#}
 {% macro last_processed_at() -%}
     {%- set floor = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" -%}

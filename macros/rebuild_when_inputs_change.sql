@@ -94,10 +94,16 @@
     {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='_inputs_fingerprints')) }}
 {%- endmacro %}
 
+{#- on-run-start creates it; `dbt compile` or `dbt show` run no hooks -#}
+{% macro _fingerprints_table_exists() -%}
+    {%- set rel = _fingerprints_relation() -%}
+    {{ return(adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is not none) }}
+{%- endmacro %}
+
 {#- The fingerprint recorded by this model's last build, or none. -#}
 {% macro _recorded_fingerprint() -%}
     {%- set rel = _fingerprints_relation() -%}
-    {%- if adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
+    {%- if not _fingerprints_table_exists() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set values = run_query(
@@ -156,7 +162,7 @@
 -#}
 {% macro kept_unchanged_in_this_run(node) -%}
     {%- set rel = _fingerprints_relation() -%}
-    {%- if adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) is none -%}
+    {%- if not _fingerprints_table_exists() -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set result = run_query(

@@ -112,7 +112,7 @@
         {%- set seg_rules = rules | selectattr('category', 'equalto', category) | selectattr('segment', 'equalto', seg) | list -%}
         {%- set groups = seg_rules | map(attribute='group') | unique | list %}
         when {% for g in groups %}({% for r in seg_rules if r.group == g %}({{ _segment_condition(r) }}){{ " and " if not loop.last }}{% endfor %}){{ " or " if not loop.last }}{% endfor %}
-            then '{{ seg | replace("'", "''") }}'
+            then {{ sql_string(seg) }}
     {%- endfor %}
     end
 {%- endmacro %}

@@ -223,16 +223,14 @@ def read_csv_batches(path: Path, batch_rows: int = 1 << 17) -> Iterator[pa.Recor
         f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', nullstr = 'null', "
         "allow_quoted_nulls = false, strict_mode = true)"
     )
+    schema = pa.schema([pa.field(name, pa.string()) for name in header])  # DuckDB may hand out string views
     con = duckdb.connect()
     try:
         result = con.sql(sql)
-        reader = (
-            result.to_arrow_reader(batch_rows)
-            if hasattr(result, "to_arrow_reader")
-            else (result.fetch_record_batch(batch_rows))
-        )
-        for batch in reader:
-            yield batch.cast(pa.schema([pa.field(name, pa.string()) for name in header]))
+        # to_arrow_reader in the locked DuckDB (2.0); fetch_record_batch, its older name, in older releases
+        open_reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+        for batch in open_reader(batch_rows):
+            yield batch.cast(schema)
     except duckdb.Error as exc:
         raise LoaderError(f"Marketo bulk file {path} is not valid CSV: {exc}") from exc
     finally:

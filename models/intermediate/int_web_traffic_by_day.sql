@@ -42,26 +42,26 @@
         subchannel,
         page_view_count,
         form_submit_count,
-        {{ reporting_period('day', 'event_date') }}     as session_day,
-        _processed_at
+        {{ reporting_period('day', 'event_date') }}     as session_day
     from {{ ref('biz_sessions') }}
 {%- endset %}
 
 with
 
 {% if is_incremental() and not timezone_changed %}
+{%- set since = last_processed_at() %}
 touched_days as (
     select {{ reporting_period('day', 'event_date') }} as session_day
     from {{ ref('biz_sessions') }}
-    where _processed_at > {{ last_processed_at() }}
+    where _processed_at > {{ since }}
     union
     select {{ reporting_period('day', 'event_date') }}
     from {{ ref('biz_page_views') }}
-    where _processed_at > {{ last_processed_at() }}
+    where _processed_at > {{ since }}
     union
     select {{ reporting_period('day', 'event_date') }}
     from {{ ref('biz_form_submits') }}
-    where _processed_at > {{ last_processed_at() }}
+    where _processed_at > {{ since }}
 ),
 
 sessions_in_scope as (

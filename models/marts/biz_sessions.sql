@@ -185,14 +185,14 @@ sessions_classified as (
 {%- set rule_cases = [] %}
 {%- for channel, utm_medium, utm_source_class, referrer_class, has_utm, pattern, subchannel_from in rules %}
     {%- set conditions = [] %}
-    {%- if utm_medium is not none %}{% do conditions.append("medium_key = lower('" ~ utm_medium | replace("'", "''") ~ "')") %}{% endif %}
-    {%- if utm_source_class is not none %}{% do conditions.append("utm_source_class = '" ~ utm_source_class | replace("'", "''") ~ "'") %}{% endif %}
-    {%- if referrer_class is not none %}{% do conditions.append("referrer_class = '" ~ referrer_class | replace("'", "''") ~ "'") %}{% endif %}
+    {%- if utm_medium is not none %}{% do conditions.append("medium_key = lower(" ~ sql_string(utm_medium) ~ ")") %}{% endif %}
+    {%- if utm_source_class is not none %}{% do conditions.append("utm_source_class = " ~ sql_string(utm_source_class)) %}{% endif %}
+    {%- if referrer_class is not none %}{% do conditions.append("referrer_class = " ~ sql_string(referrer_class)) %}{% endif %}
     {%- if has_utm is not none %}{% do conditions.append("has_utm = " ~ ('true' if has_utm else 'false')) %}{% endif %}
-    {%- if pattern is not none %}{% do conditions.append("landing_page_key like lower('" ~ pattern | replace("'", "''") ~ "')") %}{% endif %}
+    {%- if pattern is not none %}{% do conditions.append("landing_page_key like lower(" ~ sql_string(pattern) ~ ")") %}{% endif %}
     {%- do rule_cases.append({
         'when': conditions | join(' and ') if conditions else 'true',
-        'channel': "'" ~ channel | replace("'", "''") ~ "'",
+        'channel': sql_string(channel),
         'subchannel': subchannel_columns.get(subchannel_from, 'null'),
     }) %}
 {%- endfor %}

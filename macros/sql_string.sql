@@ -1,0 +1,4 @@
+{#- `value` as a SQL string literal: single-quoted, its quotes doubled. -#}
+{% macro sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
