@@ -64,11 +64,11 @@ def test_new_scope_reads_what_the_latest_run_wrote_and_all_reads_everything(tmp_
         ]
         assert len(stamps) == 2
         con.execute(
-            "update main.biz_page_views set visitor_id = null "
+            "update main.biz_page_views set session_id = 'no-such-session' "
             "where id = (select min(id) from main.biz_page_views where _processed_at = ?)",
             [stamps[0]],
         )
-    select = ["test", "--select", "not_null_biz_page_views_visitor_id"]
+    select = ["test", "--select", "biz_page_views,test_name:relationships"]
     # 'new' (default): only the latest run's rows are read, so the older damage goes unseen ...
     assert run_dbt(select, path, check=False).returncode == 0
     # ... and the weekly 'all' run finds it
@@ -76,7 +76,7 @@ def test_new_scope_reads_what_the_latest_run_wrote_and_all_reads_everything(tmp_
     assert failed.returncode == 1 and "Got 1 result" in failed.stdout
     with duckdb.connect(str(path)) as con:
         con.execute(
-            "update main.biz_page_views set visitor_id = null "
+            "update main.biz_page_views set session_id = 'no-such-session' "
             "where id = (select min(id) from main.biz_page_views where _processed_at = ?)",
             [stamps[1]],
         )

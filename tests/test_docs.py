@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support import run_dbt
+from tests.support import query, run_dbt
 
 MART_PREFIXES = ("biz_", "rpt_", "dq_")
 
@@ -44,6 +44,20 @@ def test_docs_generate_and_every_mart_column_described(tmp_path):
             if name not in {c.lower() for c in built_columns}
         ]
     assert not gaps, "undescribed mart columns:\n" + "\n".join(gaps)
+    # every mart is a contract: its declared types are checked at build, and its not_null constraints are
+    # the warehouse's own (a null never lands in a mart)
+    assert not [n["name"] for n in marts.values() if not n["config"]["contract"]["enforced"]]
+    declared_not_null = {
+        (node["name"], name)
+        for node in marts.values()
+        for name, col in node["columns"].items()
+        if any(c["type"] == "not_null" for c in col["constraints"])
+    }
+    assert ("biz_touchpoints", "id") in declared_not_null
+    not_nullable = set(
+        query(path, "select table_name, column_name from information_schema.columns where is_nullable = 'NO'")
+    )
+    assert declared_not_null <= not_nullable, sorted(declared_not_null - not_nullable)
     # the 'new' data-test scope (macros/data_tests_scope.sql) reads a model's columns from its YAML: every
     # model, mart or not, that has a scope column must document it, or its tests read every row
     for uid, node in sorted(manifest["nodes"].items()):

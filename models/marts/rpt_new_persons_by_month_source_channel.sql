@@ -75,8 +75,9 @@ final as (
         category{{ i }},
         {%- endfor %}
         ---------- numerics
-        sum(case when person_type = 'lead' then 1 else 0 end)       as new_lead_count,
-        sum(case when person_type = 'contact' then 1 else 0 end)    as new_contact_count,
+        -- counts, not sums of 1s: bigint on every warehouse (a sum of integers is 128-bit in DuckDB)
+        count(case when person_type = 'lead' then 1 end)           as new_lead_count,
+        count(case when person_type = 'contact' then 1 end)        as new_contact_count,
         count(*)                                                    as new_person_count
     from persons_with_channel
     group by

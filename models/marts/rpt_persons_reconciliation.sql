@@ -61,29 +61,29 @@ final as (
         ---------- strings
         created_month,
         ---------- numerics
-        sum(case when is_counted and source_system = 'Crm' then 1 else 0 end)      as crm_persons,
-        sum(case when is_counted and source_system = 'Crm' and has_marketo_match then 1 else 0 end)
+        -- counts, not sums of 1s: bigint on every warehouse (a sum of integers is 128-bit in DuckDB)
+        count(case when is_counted and source_system = 'Crm' then 1 end)            as crm_persons,
+        count(case when is_counted and source_system = 'Crm' and has_marketo_match then 1 end)
                                                                                     as crm_persons_with_marketo_match,
-        sum(case when is_counted and source_system = 'Crm' and not has_marketo_match then 1 else 0 end)
+        count(case when is_counted and source_system = 'Crm' and not has_marketo_match then 1 end)
                                                                                     as crm_only_persons,
-        sum(case when is_counted and source_system = 'Marketo' then 1 else 0 end)  as marketo_persons,
-        sum(case when is_counted and source_system = 'Marketo' and is_duplicate then 1 else 0 end)
+        count(case when is_counted and source_system = 'Marketo' then 1 end)        as marketo_persons,
+        count(case when is_counted and source_system = 'Marketo' and is_duplicate then 1 end)
                                                                                     as matched_marketo_persons,
-        sum(case when is_counted and source_system = 'Marketo' and not is_duplicate then 1 else 0 end)
+        count(case when is_counted and source_system = 'Marketo' and not is_duplicate then 1 end)
                                                                                     as marketo_only_persons,
-        sum(case when is_counted and source_system = 'Marketo' and has_dangling_crm_id then 1 else 0 end)
+        count(case when is_counted and source_system = 'Marketo' and has_dangling_crm_id then 1 end)
                                                                                     as dangling_synced_ids,
-        sum(case
-            when not is_counted then 0
+        count(case
+            when not is_counted then null
             when source_system = 'Crm' then 1
             when not is_duplicate then 1
             {%- if var('rpt_include_duplicates', false) %}
             when is_duplicate then 1
             {%- endif %}
-            else 0
         end)                                                                        as report_persons,
-        sum(case when is_deleted and source_system = 'Crm' then 1 else 0 end)      as deleted_crm_persons,
-        sum(case when is_deleted and source_system = 'Marketo' then 1 else 0 end)  as deleted_marketo_persons
+        count(case when is_deleted and source_system = 'Crm' then 1 end)            as deleted_crm_persons,
+        count(case when is_deleted and source_system = 'Marketo' then 1 end)        as deleted_marketo_persons
     from counted
     group by created_month
 )

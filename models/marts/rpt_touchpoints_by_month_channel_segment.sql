@@ -34,8 +34,9 @@ final as (
         count(distinct person_id)                               as people_touched,
         cast(count(*) as {{ dbt.type_numeric() }})
             / count(distinct person_id)                         as touchpoints_per_person,
-        sum(case when is_first_touch then 1 else 0 end)         as first_touch_count,
-        sum(case when is_lead_creation_touch then 1 else 0 end) as lead_creation_touch_count,
+        -- counts, not sums of 1s: bigint on every warehouse (a sum of integers is 128-bit in DuckDB)
+        count(case when is_first_touch then 1 end)              as first_touch_count,
+        count(case when is_lead_creation_touch then 1 end)      as lead_creation_touch_count,
         -- percentages are 0-100 (Measure): credit is in persons
         sum(first_click_percentage) / 100.0                     as first_touch_credit,
         sum(last_anon_click_percentage) / 100.0                 as lead_creation_credit,

@@ -41,9 +41,9 @@ persons_grouped as (
         sessions.channel,
         sessions.subchannel,
         count(*)                                        as persons_created_from_forms,
-        sum(case when persons_created.source_system = 'Marketo' then 1 else 0 end)
+        count(case when persons_created.source_system = 'Marketo' then 1 end)
                                                         as marketo_persons_created_from_forms,
-        sum(case when persons_created.source_system = 'Crm' then 1 else 0 end)
+        count(case when persons_created.source_system = 'Crm' then 1 end)
                                                         as crm_persons_created_from_forms
     from persons_created
     inner join sessions
@@ -61,8 +61,9 @@ final as (
         ---------- numerics
         traffic.visit_count,
         traffic.visitor_count,
-        traffic.page_view_count,
-        traffic.form_submit_count,
+        -- bigint here whatever the traffic table holds (its sums are 128-bit in DuckDB)
+        cast(traffic.page_view_count as {{ dbt.type_bigint() }})          as page_view_count,
+        cast(traffic.form_submit_count as {{ dbt.type_bigint() }})        as form_submit_count,
         traffic.unique_form_email_count,
         coalesce(persons_grouped.persons_created_from_forms, 0)             as persons_created_from_forms,
         coalesce(persons_grouped.marketo_persons_created_from_forms, 0)     as marketo_persons_created_from_forms,
