@@ -84,8 +84,9 @@ sessions_grouped as (
         subchannel,
         count(*)                                        as visit_count,
         count(distinct visitor_id)                      as visitor_count,
-        sum(page_view_count)                            as page_view_count,
-        sum(form_submit_count)                          as form_submit_count
+        -- bigint like the other counts (a sum of integers is 128-bit in DuckDB)
+        cast(sum(page_view_count) as {{ dbt.type_bigint() }})     as page_view_count,
+        cast(sum(form_submit_count) as {{ dbt.type_bigint() }})   as form_submit_count
     from sessions_in_scope
     group by 1, 2, 3, 4
 ),

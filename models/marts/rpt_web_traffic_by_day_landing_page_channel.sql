@@ -61,7 +61,8 @@ final as (
         ---------- numerics
         traffic.visit_count,
         traffic.visitor_count,
-        -- bigint here whatever the traffic table holds (its sums are 128-bit in DuckDB)
+        -- the contract's bigint even where int_web_traffic_by_day was built before its sums were cast (its
+        -- incremental runs keep the column's first type until a full refresh)
         cast(traffic.page_view_count as {{ dbt.type_bigint() }})          as page_view_count,
         cast(traffic.form_submit_count as {{ dbt.type_bigint() }})        as form_submit_count,
         traffic.unique_form_email_count,
