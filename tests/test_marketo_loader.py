@@ -126,6 +126,10 @@ def test_full_load_then_nothing_new(emu, leads, warehouse, capsys):
         after_leads[cols].sort_values("id").reset_index(drop=True),
     )
     assert len(after_deletes) == len(before_deletes)
+    # loaded packages keep their metadata, not their data files (a daily run would pile them up)
+    packages = list((warehouse.parent / "pipelines").glob("*/load/loaded/*"))
+    assert packages
+    assert [f.name for p in packages for f in p.glob("completed_jobs/*")] == []
 
 
 def test_updates_and_new_deletes_arrive_on_the_next_run(emu, leads, warehouse):
