@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.__main__ import _dbt_run_breakdown
+from bench.__main__ import NOTHING_NEW, Row, _dbt_run_breakdown, goals
 
 
 def test_breakdown_splits_start_up_models_and_tests(tmp_path):
@@ -24,3 +24,12 @@ def test_breakdown_splits_start_up_models_and_tests(tmp_path):
 
 def test_breakdown_without_run_results(tmp_path):
     assert _dbt_run_breakdown(tmp_path / "missing.json", 1.0) == "no run_results.json"
+
+
+def test_incremental_goal_line_names_the_cost_of_a_run_with_nothing_new():
+    rows = [
+        Row("large", "dbt build, incremental, after one new day", 100, 18.0, 5.6, 1.0, "full", 120.0, 0.15),
+        Row("large", f"{NOTHING_NEW}: the same command again", 0, 13.2, 0.0, 1.0, "full", 120.0, 0.11),
+    ]
+    assert "- large incremental day <= 10% of full build: 15.0% MISSED (a run with nothing new: 11.0%)" in goals(rows)
+    assert "- large incremental day <= 10% of full build: 15.0% MISSED" in goals(rows[:1])
