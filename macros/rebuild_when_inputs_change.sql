@@ -1,7 +1,8 @@
 {#-
     Person models (Marketo <-> CRM matching, lead-to-account, the lead/contact/account marts) read whole
     person tables, so an incremental version would rebuild them anyway; what a daily run can save is the
-    rebuild itself when none of their inputs changed (a day of web events only). dbt_project.yml gives them
+    rebuild itself when none of their inputs changed (a day of web events only). The rpt_* reports, which
+    aggregate whole marts, are kept the same way when a run brings nothing new. dbt_project.yml gives them
     materialized='incremental' with incremental_strategy='replace_if_changed' and a post-hook
     record_inputs_fingerprint(); each ends with
 

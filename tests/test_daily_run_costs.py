@@ -11,6 +11,11 @@ from tests.test_incremental_web import BATCHES
 from tests.test_touchpoints_dbt import load_batch
 
 PERSON_MODELS = ["int_persons_unioned", "int_leads_matched_to_accounts", "biz_leads", "rpt_persons_reconciliation"]
+REPORTS = [
+    "rpt_new_persons_by_month_source_channel",
+    "rpt_touchpoints_by_month_channel_segment",
+    "rpt_web_traffic_by_day_landing_page_channel",
+]
 
 
 def fingerprints(path) -> dict[str, tuple]:
@@ -34,8 +39,19 @@ def test_person_models_are_rebuilt_only_when_an_input_changes(tmp_path):
         fingerprint, rebuilt_at, checked_at = second[model]
         assert (fingerprint, rebuilt_at) == first[model][:2], model
         assert checked_at > first[model][2], model
-    # the web side moved on
+    # the web side moved on, and the reports, which count it, were rebuilt
     assert query(path, "select count(distinct _processed_at) from main.biz_page_views")[0][0] == 2
+    for model in REPORTS:
+        assert second[model][0] != first[model][0], model
+
+    # a run with nothing new: the person models and the reports keep their rows
+    counts = {model: query(path, f"select count(*) from main.{model}") for model in REPORTS}
+    run_dbt(["build", "--exclude", "test_type:unit"], path)
+    idle = fingerprints(path)
+    for model in PERSON_MODELS + REPORTS:
+        assert idle[model][:2] == second[model][:2], model
+        assert idle[model][2] > second[model][2], model
+    assert {model: query(path, f"select count(*) from main.{model}") for model in REPORTS} == counts
 
     # a new Marketo person: every person model is rebuilt from it
     load_batch(

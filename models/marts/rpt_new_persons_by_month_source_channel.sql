@@ -90,3 +90,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}

@@ -53,3 +53,4 @@ final as (
 )
 
 select * from final
+{{ unless_inputs_changed() }}
