@@ -35,15 +35,10 @@ def make_pipeline(
     if destination in (None, "duckdb"):
         # DuckDB would take up to 80% of RAM for a large merge; cap it (it spills to disk beyond the cap).
         # Raw tables have no row order to keep: without it, a large file inserts in parallel (a third faster).
-        os.environ.setdefault(
-            "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
-            json.dumps(
-                {"memory_limit": os.environ.get("DUCKDB_MEMORY_LIMIT", "2GB"), "preserve_insertion_order": False}
-            ),
-        )
-        if dlt.config.get("data_writer.compression") is None:
-            # dlt's Parquet files between extract and load stay on this machine: compressing them only costs time
-            os.environ["DATA_WRITER__COMPRESSION"] = "none"
+        settings = {"memory_limit": os.environ.get("DUCKDB_MEMORY_LIMIT", "2GB"), "preserve_insertion_order": False}
+        _default_setting("destination.duckdb.credentials.global_config", json.dumps(settings))
+        # dlt's Parquet files between extract and load stay on this machine: compressing them only costs time
+        _default_setting("data_writer.compression", "none")
         dest = dlt.destinations.duckdb(credentials=str(duckdb_path()))
     else:
         dest = destination
@@ -54,3 +49,9 @@ def make_pipeline(
         pipelines_dir=pipelines_dir or os.environ.get("LOADERS_PIPELINES_DIR"),
         progress=progress,
     )
+
+
+def _default_setting(key: str, value: str) -> None:
+    """Give dlt setting `key` our default unless the user set it (env var, .dlt/config.toml or secrets.toml)."""
+    if dlt.config.get(key) is None:
+        os.environ[key.upper().replace(".", "__")] = value
