@@ -55,9 +55,9 @@
         {#- the latest stamp, as a subquery: no query while compiling (DuckDB answers it from block statistics
             and skips older blocks: ~1 ms on 11M rows) -#}
         {%- do return("_processed_at = (select max(_processed_at) from " ~ relation ~ ")") -%}
-    {%- elif '_dlt_load_id' in columns -%}
+    {%- elif '_dlt_load_id' in columns and load_relation(relation) is not none -%}
         {#- a literal: the column is a string, whose maximum no block statistic gives, and the view is read
-            once per test -#}
+            once per test (not before the view exists: `dbt compile` on an empty warehouse) -#}
         {%- set latest = run_query('select max(_dlt_load_id) from ' ~ relation).columns[0].values()[0] -%}
         {%- if latest is none -%}
             {%- do return(none) -%}

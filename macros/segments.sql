@@ -36,7 +36,8 @@
 
 {#- Rules as a list of dicts (seed rows, with their 1-based line number for error messages), validated. -#}
 {% macro load_segment_rules() %}
-    {%- if not execute -%}
+    {#- `dbt compile` or `dbt docs generate` before the first `dbt seed`: no rules to read yet -#}
+    {%- if not execute or load_relation(ref('segment_rules')) is none -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set result = run_query("select category, segment, priority, rule_group, field, operator, value from " ~ ref('segment_rules')) -%}
@@ -88,14 +89,16 @@
 
 {%- macro _segment_condition(rule) -%}
     {%- set col = "lower(" ~ segment_fields()[rule.field] ~ ")" -%}
-    {%- set v = (rule.value or '') | lower | replace("'", "''") -%}
-    {%- if rule.operator == 'equals' -%} {{ col }} = '{{ v }}'
-    {%- elif rule.operator == 'not_equals' -%} coalesce({{ col }}, '') <> '{{ v }}'
-    {%- elif rule.operator == 'in' -%} {{ col }} in ({% for x in v.split('|') %}'{{ x | trim }}'{{ ", " if not loop.last }}{% endfor %})
-    {%- elif rule.operator == 'not_in' -%} coalesce({{ col }}, '') not in ({% for x in v.split('|') %}'{{ x | trim }}'{{ ", " if not loop.last }}{% endfor %})
-    {%- elif rule.operator == 'contains' -%} {{ col }} like '%{{ v }}%'
-    {%- elif rule.operator == 'starts_with' -%} {{ col }} like '{{ v }}%'
-    {%- elif rule.operator == 'ends_with' -%} {{ col }} like '%{{ v }}'
+    {%- set v = (rule.value or '') | lower -%}
+    {%- set values = [] -%}
+    {%- for x in v.split('|') %}{% do values.append(sql_string(x | trim)) %}{% endfor -%}
+    {%- if rule.operator == 'equals' -%} {{ col }} = {{ sql_string(v) }}
+    {%- elif rule.operator == 'not_equals' -%} coalesce({{ col }}, '') <> {{ sql_string(v) }}
+    {%- elif rule.operator == 'in' -%} {{ col }} in ({{ values | join(', ') }})
+    {%- elif rule.operator == 'not_in' -%} coalesce({{ col }}, '') not in ({{ values | join(', ') }})
+    {%- elif rule.operator == 'contains' -%} {{ col }} like {{ sql_string('%' ~ v ~ '%') }}
+    {%- elif rule.operator == 'starts_with' -%} {{ col }} like {{ sql_string(v ~ '%') }}
+    {%- elif rule.operator == 'ends_with' -%} {{ col }} like {{ sql_string('%' ~ v) }}
     {%- elif rule.operator == 'is_null' -%} {{ col }} is null
     {%- elif rule.operator == 'is_not_null' -%} {{ col }} is not null
     {%- endif -%}

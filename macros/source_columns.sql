@@ -11,12 +11,12 @@
 {% macro source_columns(source_name, table_name, columns) %}
     {%- set rel = source(source_name, table_name) -%}
     {%- set existing = none -%}
-    {%- set present = [] -%}
+    {%- set present = {} -%}
     {%- if execute -%}
         {%- set existing = adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) -%}
         {%- if existing is not none -%}
             {%- for col in adapter.get_columns_in_relation(existing) -%}
-                {%- do present.append(col.name | lower) -%}
+                {%- do present.update({col.name | lower: col.dtype}) -%}
             {%- endfor -%}
         {%- endif -%}
     {%- endif -%}
@@ -24,7 +24,7 @@
         select
         {%- for name, type in columns.items() %}
             {% if name | lower in present -%}
-                cast({{ adapter.quote(name) }} as {{ type }})
+                {{ cast_source_column(adapter.quote(name), present[name | lower], type, rel ~ '.' ~ name) }}
             {%- else -%}
                 cast(null as {{ type }})
             {%- endif %} as {{ name }}{{ "," if not loop.last }}
@@ -36,3 +36,27 @@
         {%- endif %}
     )
 {% endmacro %}
+
+{#-
+    A landed column cast to the type staging wants. A value that does not fit fails the build on DuckDB and
+    Postgres; so it does on Spark, whose casts give null instead (dbt-spark turns ANSI mode off).
+-#}
+{% macro cast_source_column(column, landed_type, type, label) -%}
+    {{ return(adapter.dispatch('cast_source_column', 'marketo_people')(column, landed_type, type, label)) }}
+{%- endmacro %}
+
+{% macro default__cast_source_column(column, landed_type, type, label) -%}
+    cast({{ column }} as {{ type }})
+{%- endmacro %}
+
+{% macro spark__cast_source_column(column, landed_type, type, label) -%}
+    {%- if (landed_type | lower | trim) == (type | lower | trim) -%}
+        {{ column }}
+    {%- else -%}
+        case
+            when {{ column }} is not null and cast({{ column }} as {{ type }}) is null
+                then raise_error(concat({{ sql_string(label ~ ': ') }}, cast({{ column }} as string), {{ sql_string(' is not a ' ~ type) }}))
+            else cast({{ column }} as {{ type }})
+        end
+    {%- endif -%}
+{%- endmacro %}

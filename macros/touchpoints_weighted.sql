@@ -39,8 +39,8 @@
             persons_with_email.created_date                 as person_created_date,
             touchpoints_by_email.*,
             coalesce(
-                touchpoints_by_email.touchpoint_date <= {{ dbt.dateadd(
-                    'minute', var('lead_creation_tolerance_minutes', 5), 'persons_with_email.created_date') }},
+                touchpoints_by_email.touchpoint_date <= {{ add_minutes(
+                    'persons_with_email.created_date', var('lead_creation_tolerance_minutes', 5)) }},
                 false
             )                                               as is_before_lead_creation
         from persons_with_email

@@ -19,6 +19,21 @@
     )
 {%- endmacro %}
 
+{#- Spark: no flags argument (it replaces every match; a fourth argument is a position) and backslashes
+    doubled (an escape in its string literals). -#}
+{% macro spark__url_domain(column) -%}
+    nullif(
+        regexp_replace(
+            regexp_replace(
+                regexp_replace(lower(trim({{ column }})), '^[a-z][a-z0-9+.-]*://', ''),
+                '^[^/?#]*@|[:/?#].*$', ''
+            ),
+            '^www\\.', ''
+        ),
+        ''
+    )
+{%- endmacro %}
+
 {#- The domain part of an email (after the last '@'); null without '@'. -#}
 {% macro email_domain(column) -%}
     case

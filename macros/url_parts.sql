@@ -6,8 +6,14 @@
     {{ return(adapter.dispatch('url_parameter', 'marketo_people')(column, name)) }}
 {%- endmacro %}
 
+{#- DuckDB and Spark (Spark gives '' where nothing matches: nullif covers both) -#}
 {% macro default__url_parameter(column, name) -%}
     nullif(regexp_extract({{ column }}, '[?&]{{ name }}=([^&#]*)', 1), '')
+{%- endmacro %}
+
+{#- Postgres has no regexp_extract: substring with a pattern returns its first group -#}
+{% macro postgres__url_parameter(column, name) -%}
+    nullif(substring({{ column }} from '[?&]{{ name }}=([^&#]*)'), '')
 {%- endmacro %}
 
 {% macro snowflake__url_parameter(column, name) -%}

@@ -33,7 +33,7 @@ candidates as (
             partition by marketo_persons.person_id
             order by
                 case when crm_persons.person_type = marketo_persons.person_type then 0 else 1 end,
-                crm_persons.modified_date desc,
+                crm_persons.modified_date desc nulls last,
                 crm_persons.person_id
         )                                                                   as candidate_rank
     from marketo_persons

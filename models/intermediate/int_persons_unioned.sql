@@ -40,7 +40,7 @@ crm_twins as (
         person_id                                                           as marketo_person_id,
         row_number() over (
             partition by crm_synced_system, crm_synced_type, crm_synced_id
-            order by modified_date desc, person_id
+            order by modified_date desc nulls last, person_id
         )                                                                   as twin_rank
     from crm_matches
     where is_duplicate

@@ -316,7 +316,7 @@ session_starts_flagged as (
         *,
         case
             when previous_event_date is null then true
-            when event_date > {{ dbt.dateadd('minute', var('session_timeout_minutes', 30), 'previous_event_date') }}
+            when event_date > {{ add_minutes('previous_event_date', var('session_timeout_minutes', 30)) }}
                 then true
             -- a new arrival from another channel; a Direct arrival (no referrer, no UTM) never cuts
             when event_type = 'page_view' and (has_external_referrer or has_utm) then true

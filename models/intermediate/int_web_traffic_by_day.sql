@@ -16,7 +16,7 @@
     post_hook=[
         "{% if is_incremental() %}
         -- days cut in another reporting time zone by earlier runs
-        delete from {{ this }} where _reporting_timezone <> '{{ reporting_timezone() }}'
+        {{ delete_rows(this, '_reporting_timezone <> ' ~ sql_string(reporting_timezone())) }}
         {% endif %}"
     ],
 ) }}

@@ -17,8 +17,8 @@
         -- a session of a rewritten cookie that ends at or after the cookie's earliest rewritten session start
         -- and was not rewritten itself no longer exists upstream: were it there, its events would have been
         -- rebuilt and the session rewritten (earlier sessions keep their events, and their ids)
-        delete from {{ this }}
-        where _processed_at < {{ processed_at() }}
+        {% set vanished %}
+        _processed_at < {{ processed_at() }}
             and id in (
                 select stored.id
                 from {{ this }} as stored
@@ -32,6 +32,8 @@
                     and stored.session_end >= rewritten.rewritten_from
                 where stored._processed_at < {{ processed_at() }}
             )
+        {% endset %}
+        {{ delete_rows(this, vanished) }}
         {% endif %}"
     ],
 ) }}
@@ -172,11 +174,13 @@ sessions_classified as (
 -- and the first by priority wins. A CASE costs one pass over the sessions, where a join on the rules would
 -- pair every session with every rule.
 {%- set rules = [] %}
-{%- if execute %}
+{#- (`dbt compile` or `dbt docs generate` before the first `dbt seed`: no rules to read yet) #}
+{%- if execute and load_relation(ref('channel_rules')) is not none %}
     {%- set rules = run_query(
         "select channel, utm_medium, utm_source_class, referrer_class, has_utm, landing_page_pattern, "
-        ~ "subchannel_from from " ~ ref('channel_rules') ~ " order by priority, channel, utm_medium, "
-        ~ "utm_source_class, referrer_class, has_utm, landing_page_pattern, subchannel_from").rows %}
+        ~ "subchannel_from from " ~ ref('channel_rules') ~ " order by priority, channel, utm_medium nulls last, "
+        ~ "utm_source_class nulls last, referrer_class nulls last, has_utm nulls last, "
+        ~ "landing_page_pattern nulls last, subchannel_from nulls last").rows %}
 {%- endif %}
 {%- set subchannel_columns = {
     'source_name': 'source_name', 'utm_source': 'web_source',

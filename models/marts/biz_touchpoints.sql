@@ -17,14 +17,16 @@
     on_schema_change='append_new_columns',
     pre_hook=[
         "{% if is_incremental() and not not_rebuilt_since_last_write(['int_persons_unioned']) %}
-        delete from {{ this }}
-        where not exists (
+        {% set moved %}
+        not exists (
             select 1
             from {{ ref('int_persons_unioned') }} as persons
             where persons.source_system = {{ this }}.source_system
                 and persons.person_id = {{ this }}.person_id
                 and {{ normalize_email('persons.email') }} = {{ this }}.email
         )
+        {% endset %}
+        {{ delete_rows(this, moved) }}
         {% endif %}"
     ],
 ) }}

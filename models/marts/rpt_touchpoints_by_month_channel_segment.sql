@@ -32,15 +32,16 @@ final as (
         count(*)                                                as touchpoint_count,
         -- a person id is unique within its source system, which is part of the grain
         count(distinct person_id)                               as people_touched,
-        cast(count(*) as {{ dbt.type_numeric() }})
+        cast(count(*) as {{ type_double() }})
             / count(distinct person_id)                         as touchpoints_per_person,
         -- counts, not sums of 1s: bigint on every warehouse (a sum of integers is 128-bit in DuckDB)
         count(case when is_first_touch then 1 end)              as first_touch_count,
         count(case when is_lead_creation_touch then 1 end)      as lead_creation_touch_count,
-        -- percentages are 0-100 (Measure): credit is in persons
-        sum(first_click_percentage) / 100.0                     as first_touch_credit,
-        sum(last_anon_click_percentage) / 100.0                 as lead_creation_credit,
-        sum(u_shape_percentage) / 100.0                         as u_shape_credit
+        -- percentages are 0-100 (Measure): credit is in persons; a double on every engine (Postgres and
+        -- Spark would keep a decimal quotient)
+        cast(sum(first_click_percentage) / 100.0 as {{ type_double() }})      as first_touch_credit,
+        cast(sum(last_anon_click_percentage) / 100.0 as {{ type_double() }})  as lead_creation_credit,
+        cast(sum(u_shape_percentage) / 100.0 as {{ type_double() }})          as u_shape_credit
     from reported
     group by
         touchpoint_month,

@@ -8,8 +8,8 @@ source as (
         'leadsourcecode': dbt.type_string(),
         'statecode': dbt.type_string(),
         'is_deleted': dbt.type_boolean(),
-        'createdon': 'timestamptz',
-        'modifiedon': 'timestamptz',
+        'createdon': type_timestamp_tz(),
+        'modifiedon': type_timestamp_tz(),
     }) }} as contacts
 ),
 

@@ -12,8 +12,8 @@ source as (
         '_parentaccountid_value': dbt.type_string(),
         '_parentcontactid_value': dbt.type_string(),
         'is_deleted': dbt.type_boolean(),
-        'createdon': 'timestamptz',
-        'modifiedon': 'timestamptz',
+        'createdon': type_timestamp_tz(),
+        'modifiedon': type_timestamp_tz(),
     }) }} as leads
 ),
 

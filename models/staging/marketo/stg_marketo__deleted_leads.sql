@@ -4,7 +4,7 @@ source as (
     select * from {{ source_columns('raw_marketo', 'deleted_leads', {
         'id': dbt.type_bigint(),
         'lead_id': dbt.type_bigint(),
-        'activity_date': 'timestamptz',
+        'activity_date': type_timestamp_tz(),
     }) }} as deleted_leads
 ),
 

@@ -5,7 +5,7 @@ source as (
         'id': dbt.type_bigint(),
         'company': dbt.type_string(),
         'website': dbt.type_string(),
-        '_read_at': 'timestamptz',
+        '_read_at': type_timestamp_tz(),
     }) }} as company_fields
 ),
 

@@ -18,9 +18,9 @@ source as (
         'msft_lead_id': dbt.type_string(),
         'msft_contact_id': dbt.type_string(),
         'msft_account_id': dbt.type_string(),
-        'created_at': 'timestamptz',
-        'updated_at': 'timestamptz',
-        '_read_at': 'timestamptz',
+        'created_at': type_timestamp_tz(),
+        'updated_at': type_timestamp_tz(),
+        '_read_at': type_timestamp_tz(),
     }) }} as leads
 ),
 

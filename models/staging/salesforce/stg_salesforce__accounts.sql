@@ -6,9 +6,9 @@ source as (
         'name': dbt.type_string(),
         'website': dbt.type_string(),
         'is_deleted': dbt.type_boolean(),
-        'created_date': 'timestamptz',
-        'last_modified_date': 'timestamptz',
-        'system_modstamp': 'timestamptz',
+        'created_date': type_timestamp_tz(),
+        'last_modified_date': type_timestamp_tz(),
+        'system_modstamp': type_timestamp_tz(),
     }) }} as accounts
 ),
 

@@ -7,9 +7,9 @@ source as (
         'account_id': dbt.type_string(),
         'lead_source': dbt.type_string(),
         'is_deleted': dbt.type_boolean(),
-        'created_date': 'timestamptz',
-        'last_modified_date': 'timestamptz',
-        'system_modstamp': 'timestamptz',
+        'created_date': type_timestamp_tz(),
+        'last_modified_date': type_timestamp_tz(),
+        'system_modstamp': type_timestamp_tz(),
     }) }} as contacts
 ),
 

@@ -11,11 +11,11 @@ source as (
         'is_converted': dbt.type_boolean(),
         'converted_contact_id': dbt.type_string(),
         'converted_account_id': dbt.type_string(),
-        'converted_date': 'timestamptz',
+        'converted_date': type_timestamp_tz(),
         'is_deleted': dbt.type_boolean(),
-        'created_date': 'timestamptz',
-        'last_modified_date': 'timestamptz',
-        'system_modstamp': 'timestamptz',
+        'created_date': type_timestamp_tz(),
+        'last_modified_date': type_timestamp_tz(),
+        'system_modstamp': type_timestamp_tz(),
     }) }} as leads
 ),
 

@@ -5,7 +5,7 @@ source as (
         'load_id': dbt.type_string(),
         'schema_name': dbt.type_string(),
         'status': dbt.type_int(),
-        'inserted_at': 'timestamptz',
+        'inserted_at': type_timestamp_tz(),
     }) }} as dlt_loads
 ),
 

@@ -4,7 +4,7 @@ source as (
     select * from {{ source_columns('raw_web', 'form_submits', {
         'id': dbt.type_string(),
         'cookie_id': dbt.type_string(),
-        'event_date': 'timestamptz',
+        'event_date': type_timestamp_tz(),
         'current_page_raw': dbt.type_string(),
         'email': dbt.type_string(),
         'form_identifier': dbt.type_string(),
