@@ -12,8 +12,9 @@
     The fingerprint covers every upstream node of the model: the row count and latest dlt load id
     (`_dlt_load_id`) of each source table, the file checksum of each upstream model and seed (an edited seed
     such as segment_rules, or edited SQL), and the project's vars. It is kept per model in the table
-    `_inputs_fingerprints` of the target schema. When it matches, the model selects nothing and keeps its
-    rows; when it differs, the model selects every row and the strategy replaces the table's rows with them.
+    `_inputs_fingerprints` of the target schema (on Spark, whose Parquet tables take no UPDATE or DELETE: in
+    the model table's own properties). When it matches, the model selects nothing and keeps its rows; when
+    it differs, the model selects every row and the strategy replaces the table's rows with them.
     Editing a macro is not seen: run `dbt build --full-refresh` after upgrading the project.
 -#}
 
@@ -48,35 +49,79 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if sources -%}
-        {#- which source tables carry dlt's load id: one catalog query -#}
-        {%- set catalog_sql -%}
-            select lower(table_schema) || '.' || lower(table_name)
-            from information_schema.columns
-            where lower(column_name) = '_dlt_load_id'
-                and ({% for uid, rel in sources %}(lower(table_schema) = '{{ rel.schema | lower }}' and lower(table_name) = '{{ rel.identifier | lower }}'){{ " or " if not loop.last }}{% endfor %})
-        {%- endset -%}
-        {%- set with_load_id = run_query(catalog_sql).columns[0].values() -%}
-        {#- row count and latest load of every source table: one query -#}
-        {%- set state_sql -%}
-            {% for uid, rel in sources -%}
-            select '{{ uid }}' as uid, cast(count(*) as {{ dbt.type_string() }}) as n_rows,
-                {% if (rel.schema | lower) ~ '.' ~ (rel.identifier | lower) in with_load_id -%}
-                cast(max(_dlt_load_id) as {{ dbt.type_string() }})
-                {%- else -%}
-                cast(null as {{ dbt.type_string() }})
-                {%- endif %} as latest_load
-            from {{ rel }}
-            {{ "union all" if not loop.last }}
-            {% endfor %}
-        {%- endset -%}
-        {%- for row in run_query(state_sql).rows -%}
-            {%- do parts.append(row[0] ~ '=' ~ row[1] ~ '/' ~ row[2]) -%}
-        {%- endfor -%}
+        {%- do parts.extend(source_states(sources)) -%}
     {%- endif -%}
     {%- for name in fingerprinted_vars() -%}
         {%- do parts.append('var.' ~ name ~ '=' ~ var(name, '')) -%}
     {%- endfor -%}
     {{ return(local_md5(parts | sort | join('\n'))) }}
+{%- endmacro %}
+
+{#-
+    'uid=<state>' for each (uid, relation) in `sources`: what changes when a load lands in the table. Here its
+    row count and latest dlt load id (`_dlt_load_id`, where the table has one): one catalog query, one count.
+-#}
+{% macro source_states(sources) -%}
+    {{ return(adapter.dispatch('source_states', 'marketo_people')(sources)) }}
+{%- endmacro %}
+
+{% macro default__source_states(sources) -%}
+    {%- set catalog_sql -%}
+        select lower(table_schema) || '.' || lower(table_name)
+        from information_schema.columns
+        where lower(column_name) = '_dlt_load_id'
+            and ({% for uid, rel in sources %}(lower(table_schema) = '{{ rel.schema | lower }}' and lower(table_name) = '{{ rel.identifier | lower }}'){{ " or " if not loop.last }}{% endfor %})
+    {%- endset -%}
+    {%- set with_load_id = run_query(catalog_sql).columns[0].values() -%}
+    {{ return(_counted_source_states(sources, with_load_id)) }}
+{%- endmacro %}
+
+{#-
+    Spark has no information_schema. A table registered from the lake (macros/spark/lake_sources.sql)
+    carries its files' signature (count, bytes, latest file) as a property, which the relation dbt already
+    listed shows: no query. Any other table is counted.
+-#}
+{% macro spark__source_states(sources) -%}
+    {%- set states = [] -%}
+    {%- set counted = [] -%}
+    {%- set with_load_id = [] -%}
+    {%- for uid, rel in sources -%}
+        {%- set information = rel.information or '' -%}
+        {%- set signature = modules.re.search(lake_signature_property() ~ '=([^],\n]*)', information) -%}
+        {%- if signature -%}
+            {%- do states.append(uid ~ '=' ~ signature.group(1)) -%}
+        {%- else -%}
+            {%- do counted.append((uid, rel)) -%}
+            {%- if ' |-- _dlt_load_id:' in information -%}
+                {%- do with_load_id.append((rel.schema | lower) ~ '.' ~ (rel.identifier | lower)) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if counted -%}
+        {%- do states.extend(_counted_source_states(counted, with_load_id)) -%}
+    {%- endif -%}
+    {{ return(states) }}
+{%- endmacro %}
+
+{#- row count and latest load of every source table: one query -#}
+{% macro _counted_source_states(sources, with_load_id) -%}
+    {%- set state_sql -%}
+        {% for uid, rel in sources -%}
+        select '{{ uid }}' as uid, cast(count(*) as {{ dbt.type_string() }}) as n_rows,
+            {% if (rel.schema | lower) ~ '.' ~ (rel.identifier | lower) in with_load_id -%}
+            cast(max(_dlt_load_id) as {{ dbt.type_string() }})
+            {%- else -%}
+            cast(null as {{ dbt.type_string() }})
+            {%- endif %} as latest_load
+        from {{ rel }}
+        {{ "union all" if not loop.last }}
+        {% endfor %}
+    {%- endset -%}
+    {%- set states = [] -%}
+    {%- for row in run_query(state_sql).rows -%}
+        {%- do states.append(row[0] ~ '=' ~ row[1] ~ '/' ~ row[2]) -%}
+    {%- endfor -%}
+    {{ return(states) }}
 {%- endmacro %}
 
 {% macro _collect_upstream(unique_id, acc) -%}
@@ -92,7 +137,8 @@
 {%- endmacro %}
 
 {% macro _fingerprints_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='_inputs_fingerprints')) }}
+    {#- Spark has no database: target.get, not target.database -#}
+    {{ return(api.Relation.create(database=target.get('database'), schema=target.schema, identifier='_inputs_fingerprints')) }}
 {%- endmacro %}
 
 {#- on-run-start creates it; `dbt compile` or `dbt show` run no hooks -#}
@@ -103,6 +149,10 @@
 
 {#- The fingerprint recorded by this model's last build, or none. -#}
 {% macro _recorded_fingerprint() -%}
+    {{ return(adapter.dispatch('recorded_fingerprint', 'marketo_people')()) }}
+{%- endmacro %}
+
+{% macro default__recorded_fingerprint() -%}
     {%- set rel = _fingerprints_relation() -%}
     {%- if not _fingerprints_table_exists() -%}
         {{ return(none) }}
@@ -130,6 +180,10 @@
 
 {#- on-run-start: the table of fingerprints (created once, before models run in parallel threads). -#}
 {% macro create_inputs_fingerprints_table() -%}
+    {{ return(adapter.dispatch('create_inputs_fingerprints_table', 'marketo_people')()) }}
+{%- endmacro %}
+
+{% macro default__create_inputs_fingerprints_table() -%}
     create schema if not exists {{ target.schema }};
     create table if not exists {{ _fingerprints_relation() }} (
         model_id {{ dbt.type_string() }},
@@ -142,6 +196,10 @@
 
 {#- Post-hook: remember what the model was built from, and when (as the model's compiled SQL says). -#}
 {% macro record_inputs_fingerprint() -%}
+    {{ return(adapter.dispatch('record_inputs_fingerprint', 'marketo_people')()) }}
+{%- endmacro %}
+
+{% macro default__record_inputs_fingerprint() -%}
     {%- if execute -%}
         {%- set rel = _fingerprints_relation() -%}
         {%- set compiled = model.compiled_code or '' -%}
@@ -162,6 +220,10 @@
     test compiles: a row filter would leave the warehouse scanning the table anyway).
 -#}
 {% macro kept_unchanged_in_this_run(node) -%}
+    {{ return(adapter.dispatch('kept_unchanged_in_this_run', 'marketo_people')(node)) }}
+{%- endmacro %}
+
+{% macro default__kept_unchanged_in_this_run(node) -%}
     {%- set rel = _fingerprints_relation() -%}
     {%- if not _fingerprints_table_exists() -%}
         {{ return(false) }}
@@ -180,6 +242,10 @@
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
+    {{ return(adapter.dispatch('not_rebuilt_since_last_write', 'marketo_people')(model_names)) }}
+{%- endmacro %}
+
+{% macro default__not_rebuilt_since_last_write(model_names) -%}
     {%- set rel = _fingerprints_relation() -%}
     {%- set ids = [] -%}
     {%- for name in model_names -%}
@@ -196,8 +262,24 @@
     replace every stored row; when it selected none, the table stays as it is.
 -#}
 {% macro get_incremental_replace_if_changed_sql(arg_dict) -%}
-    {%- set target, source = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
-    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {{ return(adapter.dispatch('replace_if_changed_sql', 'marketo_people')(
+        arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['dest_columns'] | map(attribute='name') | list)) }}
+{%- endmacro %}
+
+{% macro default__replace_if_changed_sql(target, source, columns) -%}
+    {%- set columns = get_quoted_csv(columns) -%}
     delete from {{ target }} where exists (select 1 from {{ source }});
     insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ source }}
+{%- endmacro %}
+
+{#-
+    Rows of `relation` matching `condition` removed: a hook's DELETE. `condition` may name the table's
+    columns through the relation itself ({{ this }}.column).
+-#}
+{% macro delete_rows(relation, condition) -%}
+    {{ return(adapter.dispatch('delete_rows', 'marketo_people')(relation, condition)) }}
+{%- endmacro %}
+
+{% macro default__delete_rows(relation, condition) -%}
+    delete from {{ relation }} where {{ condition }}
 {%- endmacro %}
