@@ -48,7 +48,13 @@ def build_parser(source: str | None = None) -> argparse.ArgumentParser:
             description=(module.__doc__ or help_text).strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        p.add_argument("--destination", default=None, help="dlt destination name (default: duckdb at $DUCKDB_PATH)")
+        p.add_argument(
+            "--destination",
+            default=None,
+            help="dlt destination: duckdb (default, at $DUCKDB_PATH), postgres (libpq's PG* variables or "
+            "DESTINATION__POSTGRES__CREDENTIALS), filesystem (Parquet under $LAKE_PATH, for dbt's spark target), "
+            "or any other dlt destination with its own config",
+        )
         p.add_argument(
             "--pipelines-dir",
             default=None,

@@ -1,7 +1,7 @@
 """Plumbing shared by every loader: destination, HTTP retries, rate budgets, progress, clean stops."""
 
 from loaders.common.errors import LoaderError, StopWithProgress
-from loaders.common.pipeline import duckdb_path, make_pipeline, repo_root
+from loaders.common.pipeline import duckdb_path, lake_path, make_pipeline, repo_root, run_options
 from loaders.common.progress import Progress
 from loaders.common.ratelimit import RateBudget
 from loaders.common.retry import backoff_delays
@@ -13,6 +13,8 @@ __all__ = [
     "StopWithProgress",
     "backoff_delays",
     "duckdb_path",
+    "lake_path",
     "make_pipeline",
     "repo_root",
+    "run_options",
 ]

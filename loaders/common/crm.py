@@ -13,7 +13,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from loaders.common.errors import LoaderError, StopWithProgress
-from loaders.common.pipeline import make_pipeline
+from loaders.common.pipeline import make_pipeline, run_options
 from loaders.common.progress import Progress
 
 
@@ -71,7 +71,7 @@ def run_crm_load(
         raise LoaderError(f"{title} is not configured: set {names} (env vars or .dlt/secrets.toml)") from None
     progress.say(f"loading {', '.join(source.resources.keys())} into {pipeline.dataset_name}")
     try:
-        pipeline.run(source)
+        pipeline.run(source, **run_options(pipeline))
     except Exception as exc:
         # dlt wraps what a resource raises; show our own errors as they are
         cause: BaseException | None = exc

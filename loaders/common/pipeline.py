@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import dlt
 
@@ -20,6 +21,21 @@ def duckdb_path() -> Path:
     return Path(env).resolve() if env else repo_root() / "warehouse.duckdb"
 
 
+def lake_path() -> str:
+    """LAKE_PATH if set (a folder, or s3://, gs://, az://), else lake/ at the repo root: where the filesystem
+    destination writes Parquet for dbt's spark target (profiles.yml reads the same variable)."""
+    return os.environ.get("LAKE_PATH") or str(repo_root() / "lake")
+
+
+def run_options(pipeline: dlt.Pipeline) -> dict[str, Any]:
+    """What pipeline.run / pipeline.extract need for this destination. Into the filesystem destination:
+    Parquet, which the spark target reads (dlt's own choice there is JSON lines for rows that are not Arrow
+    tables, even when the config asks for Parquet)."""
+    if pipeline.destination is not None and pipeline.destination.destination_name == "filesystem":
+        return {"loader_file_format": "parquet"}
+    return {}
+
+
 def make_pipeline(
     pipeline_name: str,
     dataset_name: str,
@@ -29,8 +45,11 @@ def make_pipeline(
 ) -> dlt.Pipeline:
     """A dlt pipeline into `dataset_name` (the raw schema dbt reads, e.g. raw_marketo).
 
-    destination: None means DuckDB at duckdb_path(); any other dlt destination name uses dlt's own
-    config for it (DESTINATION__SNOWFLAKE__CREDENTIALS, ...).
+    destination: None means DuckDB at duckdb_path(); "filesystem" writes Parquet files under lake_path()
+    in dlt's default layout (<dataset>/<table>/<load_id>.<file_id>.parquet) unless dlt's own
+    destination.filesystem.bucket_url is set; any other dlt destination name uses dlt's own config for it
+    (PG* / DESTINATION__POSTGRES__CREDENTIALS, DESTINATION__SNOWFLAKE__CREDENTIALS, ...). Runs pass
+    run_options(pipeline).
     """
     if destination in (None, "duckdb"):
         # DuckDB would take up to 80% of RAM for a large merge; cap it (it spills to disk beyond the cap).
@@ -40,6 +59,12 @@ def make_pipeline(
         # dlt's Parquet files between extract and load stay on this machine: compressing them only costs time
         _default_setting("data_writer.compression", "none")
         dest = dlt.destinations.duckdb(credentials=str(duckdb_path()))
+    elif destination == "postgres":
+        _libpq_credentials()
+        dest = destination
+    elif destination == "filesystem":
+        _default_setting("destination.filesystem.bucket_url", lake_path())
+        dest = destination
     else:
         dest = destination
     return dlt.pipeline(
@@ -49,6 +74,29 @@ def make_pipeline(
         pipelines_dir=pipelines_dir or os.environ.get("LOADERS_PIPELINES_DIR"),
         progress=progress,
     )
+
+
+# libpq's variables, which psql and dbt's postgres target read, and the dlt credential field each fills
+LIBPQ_FIELDS = {
+    "PGHOST": "host",
+    "PGPORT": "port",
+    "PGUSER": "username",
+    "PGPASSWORD": "password",
+    "PGDATABASE": "database",
+}
+
+
+def _libpq_credentials() -> None:
+    """dlt's postgres credentials from libpq's PG* variables, unless dlt has its own (a connection string or
+    fields in .dlt/secrets.toml or DESTINATION__POSTGRES__CREDENTIALS*)."""
+    configured = dlt.secrets.get("destination.postgres.credentials") or dlt.config.get(
+        "destination.postgres.credentials"
+    )
+    if configured is not None:
+        return
+    for variable, field in LIBPQ_FIELDS.items():
+        if os.environ.get(variable):
+            os.environ[f"DESTINATION__POSTGRES__CREDENTIALS__{field.upper()}"] = os.environ[variable]
 
 
 def _default_setting(key: str, value: str) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from loaders.common import LoaderError, Progress, RateBudget
+from loaders.common import LoaderError, Progress, RateBudget, run_options
 from loaders.common.progress import human_bytes
 from loaders.marketo.bulk import (
     ExportJob,
@@ -158,7 +158,7 @@ class MarketoLoad:
         # run() without data: the state from the warehouse when the local working dir is new (dlt syncs once
         # per pipeline object, so the commits below do not ask again), then the load of a commit a stopped
         # run extracted but did not load (a later run() would load that instead of the rows it was given)
-        pipeline.run()
+        pipeline.run(**run_options(pipeline))
         self.state: dict = copy.deepcopy(pipeline.state.get("sources", {}).get("marketo", {}))
 
     # ---------------------------------------------------------------- plan
@@ -405,7 +405,9 @@ class MarketoLoad:
         append: Collection[str] = (),
         state: dict | Callable[[], dict] | None = None,
     ) -> None:
-        self.pipeline.run(marketo_commit(self.state if state is None else state, tables, append))
+        self.pipeline.run(
+            marketo_commit(self.state if state is None else state, tables, append), **run_options(self.pipeline)
+        )
 
     def save_job_ids(self) -> None:
         """Saves the state (new export job ids) in dlt's local pipeline state, before the long wait: a killed

@@ -30,7 +30,7 @@ import time
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from loaders.common import LoaderError, Progress, make_pipeline
+from loaders.common import LoaderError, Progress, make_pipeline, run_options
 from loaders.common.progress import human_bytes
 from loaders.web import DATASET, EVENT_TABLES, WebLoadStats, web_source
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             progress.say("finishing the load a previous run left pending")
             pipeline.normalize()
             pipeline.load()
-        pipeline.extract(source)
+        pipeline.extract(source, **run_options(pipeline))
         progress.tick(
             f"{stats.files_read} files, {stats.total_events:,} events, {stats.rejected:,} rejected",
             force=True,
