@@ -1,8 +1,9 @@
 """CRM persons, duplicates (B5), lead-to-account (B8), Marketo-only mode (B11) and deletes (B12).
 
-Each scenario writes the raw tables the loaders land (dlt's snake_case columns) into a temp DuckDB, runs
-the real `dbt build`, and compares marts with the expected rows both ways (set equality on the columns that
-carry the rule)."""
+Each scenario writes the raw tables the loaders land (dlt's snake_case columns), runs the real `dbt build`
+on every target (DuckDB, Postgres, Spark: tests/engines.py), and compares marts with the expected rows both
+ways (set equality on the columns that carry the rule); every mart of the Postgres and Spark builds equals
+the DuckDB build's, row for row."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.support import query, run_dbt
+from tests.conftest import engine_params
+from tests.engines import SPARK_MODELS_ONLY, Scenario, Warehouse
 
 T0 = "2024-01-01 00:00:00+00"
 
@@ -266,10 +268,7 @@ def write_marketo(con) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def crm_warehouse(tmp_path_factory) -> Path:
-    """Marketo + Salesforce + Dynamics, built once for the scenario assertions below."""
-    path = tmp_path_factory.mktemp("crm") / "warehouse.duckdb"
+def write_crm_scenario(path: Path) -> None:
     with duckdb.connect(str(path)) as con:
         write_marketo(con)
         write_table(con, "raw_salesforce.lead", SF_LEAD_COLUMNS, SF_LEADS)
@@ -278,12 +277,28 @@ def crm_warehouse(tmp_path_factory) -> Path:
         write_table(con, "raw_dynamics.leads", DYN_LEAD_COLUMNS, DYN_LEADS)
         write_table(con, "raw_dynamics.contacts", DYN_CONTACT_COLUMNS, DYN_CONTACTS)
         write_table(con, "raw_dynamics.accounts", DYN_ACCOUNT_COLUMNS, DYN_ACCOUNTS)
-    run_dbt(["build"], path)
-    return path
 
 
-def rows(path: Path, sql: str) -> set[tuple]:
-    result = query(path, sql)
+@pytest.fixture(scope="module")
+def crm_scenario(tmp_path_factory, new_warehouse) -> Scenario:
+    """Marketo + Salesforce + Dynamics: the person models and marts (the web models build empty)."""
+    return Scenario("crm", tmp_path_factory, new_warehouse, write_crm_scenario, ["build"])
+
+
+@pytest.fixture(scope="module", params=engine_params())
+def crm_warehouse(request, crm_scenario) -> Warehouse:
+    """The scenario built on one engine, once, for the assertions below."""
+    return crm_scenario(request.param)
+
+
+@pytest.mark.parametrize("engine", engine_params("postgres", "spark"))
+def test_marts_equal_duckdb_marts(crm_scenario, engine):
+    crm_scenario(engine)
+    assert crm_scenario.differences[engine] == {}
+
+
+def rows(warehouse: Warehouse, sql: str) -> set[tuple]:
+    result = warehouse.query(sql)
     as_set = set(result)
     assert len(as_set) == len(result), f"duplicate rows from {sql}"
     return as_set
@@ -471,15 +486,17 @@ def test_persons_unioned_feeds_touchpoints(crm_warehouse):
     assert_same(actual, {(M, "lead", 23, 4), (M, "contact", 3, 2), (C, "lead", 10, 0), (C, "contact", 10, 0)})
 
 
+# a var changes what the models compute, not the SQL each engine runs: rerun on DuckDB and Postgres (Spark
+# would rebuild the scenario for each), whose copies are cheap
+@pytest.mark.parametrize("crm_warehouse", engine_params("duckdb", "postgres"), indirect=True)
 def test_email_only_matching_is_reported_separately(crm_warehouse, tmp_path):
     off = rows(crm_warehouse, "select id from main.biz_leads where is_email_duplicate")
     assert off == set()
-    assert rows(crm_warehouse, "select * from main.int_marketo_persons_matched_by_email") == set()
+    assert rows(crm_warehouse, "select id from main.biz_leads where email_matched_crm_id is not null") == set()
     duplicates_before = rows(crm_warehouse, "select id, is_duplicate from main.biz_leads")
 
-    copy = tmp_path / "email.duckdb"
-    copy.write_bytes(crm_warehouse.read_bytes())
-    run_dbt(["run"], copy, vars={"crm_email_duplicate_matching": True})
+    copy = crm_warehouse.copy(tmp_path / "email", "crm_email")
+    copy.dbt(["run"], vars={"crm_email_duplicate_matching": True})
     assert_same(
         rows(copy, "select id, is_email_duplicate, email_matched_crm_id from main.biz_leads where is_email_duplicate"),
         {("8", True, "003_8")},
@@ -487,10 +504,10 @@ def test_email_only_matching_is_reported_separately(crm_warehouse, tmp_path):
     assert rows(copy, "select id, is_duplicate from main.biz_leads") == duplicates_before
 
 
+@pytest.mark.parametrize("crm_warehouse", engine_params("duckdb", "postgres"), indirect=True)
 def test_using_salesforce_off_reads_salesforce_as_empty(crm_warehouse, tmp_path):
-    copy = tmp_path / "nosf.duckdb"
-    copy.write_bytes(crm_warehouse.read_bytes())
-    run_dbt(["run"], copy, vars={"using_salesforce": False})
+    copy = crm_warehouse.copy(tmp_path / "nosf", "crm_nosf")
+    copy.dbt(["run"], vars={"using_salesforce": False})
     assert rows(copy, "select distinct crm_system from main.biz_accounts") == {(DYN,)}
     assert_same(
         rows(copy, "select id, is_duplicate, other_system_id from main.biz_leads where id in ('2', '6')"),
@@ -501,12 +518,14 @@ def test_using_salesforce_off_reads_salesforce_as_empty(crm_warehouse, tmp_path)
     )
 
 
-def test_marketo_only_mode(tmp_path):
-    """No CRM tables at all (B11): everything builds, every person is Marketo, synced ids dangle."""
-    path = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:
+@pytest.mark.parametrize("engine", engine_params())
+def test_marketo_only_mode(engine, new_warehouse, tmp_path):
+    """No CRM tables at all (B11), and no web data: everything builds, every person is Marketo, synced ids
+    dangle, the web marts are empty."""
+    path = new_warehouse(engine, tmp_path, "marketo_only")
+    with duckdb.connect(str(path.raw)) as con:
         write_marketo(con)
-    run_dbt(["build"], path)
+    path.dbt(SPARK_MODELS_ONLY if engine == "spark" else ["build"])
     assert rows(path, "select distinct source_system, is_duplicate from main.int_persons_unioned") == {(M, False)}
     assert rows(path, "select count(*) from main.biz_accounts") == {(0,)}
     assert_same(
@@ -515,3 +534,5 @@ def test_marketo_only_mode(tmp_path):
     )
     assert rows(path, "select distinct dangling_reason from main.dq_marketo_dangling_crm_ids") == {("crm_not_loaded",)}
     assert rows(path, "select count(*) from main.biz_leads") == {(23,)}
+    assert rows(path, "select count(*) from main.biz_touchpoints") == {(0,)}
+    assert rows(path, "select count(*) from main.biz_sessions") == {(0,)}

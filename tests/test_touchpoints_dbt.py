@@ -1,5 +1,6 @@
-"""Web sessions, channels, the email join and touchpoints, end to end: hand-built raw tables in a temp
-DuckDB, the real `dbt build`, exact contents of the web marts (compared both ways)."""
+"""Web sessions, channels, the email join and touchpoints, end to end: hand-built raw tables, the real
+`dbt build` on every target (tests/engines.py), exact contents of the web marts (compared both ways); every
+mart of the Postgres and Spark builds equals the DuckDB build's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import engine_params
+from tests.engines import Scenario, Warehouse
 from tests.support import query, run_dbt
 
 RAW_DDL = """
@@ -176,17 +179,34 @@ def ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("touchpoints") / "warehouse.duckdb"
+def write_touchpoints_scenario(path: Path) -> None:
     load_batch(path, "1700000001.1", PAGE_VIEWS, FORM_SUBMITS, LEADS, deleted=[(90, 6, f"{D}8 00:00:00")])
-    run_dbt(["build", "--exclude", "test_type:unit"], path)
-    return path
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory, new_warehouse) -> Scenario:
+    return Scenario(
+        "touchpoints",
+        tmp_path_factory,
+        new_warehouse,
+        write_touchpoints_scenario,
+        ["build", "--exclude", "test_type:unit"],
+    )
+
+
+@pytest.fixture(scope="module", params=engine_params())
+def built(request, scenario) -> Warehouse:
+    return scenario(request.param)
+
+
+@pytest.mark.parametrize("engine", engine_params("postgres", "spark"))
+def test_marts_equal_duckdb_marts(scenario, engine):
+    scenario(engine)
+    assert scenario.differences[engine] == {}
 
 
 def test_sessions(built):
-    actual = query(
-        built,
+    actual = built.query(
         """
         select cookie_id, event_date, channel, subchannel, landing_page, referrer_page, web_source, medium,
                campaign, term, content, is_first_session, has_form, page_view_count, form_submit_count,
@@ -196,7 +216,7 @@ def test_sessions(built):
     expected = [(s[0], ts(s[1]), *s[2:15], ts(s[15])) for s in SESSIONS]
     assert_same(actual, expected)
     # the id is deterministic: the cookie and the session's first event
-    ids = dict(query(built, "select event_date, id from main.biz_sessions where cookie_id = 'c2'"))
+    ids = dict(built.query("select event_date, id from main.biz_sessions where cookie_id = 'c2'"))
     assert ids[ts(f"{D}4 12:00:00")] == session_hash("c2", "form_submit:fs3")
     assert ids[ts(f"{D}4 23:50:00")] == session_hash("c2", "page_view:pv6")
 
@@ -216,16 +236,14 @@ def test_events_carry_their_session(built):
         ("c5", "pv11"): "7 13:00:00",
         ("c5", "pv12"): "7 13:00:00",
     }
-    actual = query(
-        built,
+    actual = built.query(
         """
         select events.visitor_id, events.id, sessions.event_date
         from main.biz_page_views as events
         inner join main.biz_sessions as sessions on events.session_id = sessions.id""",
     )
     assert_same(actual, [(c, i, ts(f"{D}{s}")) for (c, i), s in starts.items()])
-    actual = query(
-        built,
+    actual = built.query(
         """
         select events.id, events.email, sessions.cookie_id, sessions.event_date
         from main.biz_form_submits as events
@@ -245,8 +263,7 @@ def test_events_carry_their_session(built):
 
 
 def test_email_to_visitor_ids(built):
-    actual = query(
-        built,
+    actual = built.query(
         "select email, visitor_id, created_date, modified_date, is_deleted from main.biz_email_to_visitor_ids",
     )
     assert_same(
@@ -261,8 +278,7 @@ def test_email_to_visitor_ids(built):
 
 
 def test_touchpoints(built):
-    actual = query(
-        built,
+    actual = built.query(
         """
         select touchpoints.person_id, touchpoints.lead_id, touchpoints.contact_id, touchpoints.account_id,
                touchpoints.email, sessions.cookie_id, sessions.event_date, touchpoints.marketing_touch_type,
@@ -277,12 +293,12 @@ def test_touchpoints(built):
     )
     expected = [(*t[:6], ts(t[6]), t[7], ts(t[8]), *t[9:]) for t in TOUCHPOINTS]
     assert_same(actual, expected)
-    rows = query(built, "select distinct source_system, category1, is_duplicate from main.biz_touchpoints")
+    rows = built.query("select distinct source_system, category1, is_duplicate from main.biz_touchpoints")
     assert rows == [("Marketo", "Marketo", False)]
 
 
 def test_channels(built):
-    actual = query(built, "select name from main.biz_channels")
+    actual = built.query("select name from main.biz_channels")
     assert_same(
         actual,
         [
