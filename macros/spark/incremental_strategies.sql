@@ -6,8 +6,9 @@
     and the reports). dbt-spark's incremental materialization only knows its own strategies; the two macros
     below let it run a project's strategy the way dbt-core's materialization does (the macro
     get_incremental_<strategy>_sql), and the spark__ strategies carry them out with what Parquet tables
-    have: INSERT OVERWRITE, from a staged copy when the new rows were computed from the table itself.
-    On a cluster with Delta tables (file_format: delta) dbt-spark's own `merge` is there too (README).
+    have: INSERT OVERWRITE, or, when the new rows were computed from the table itself (which an overwrite
+    cannot read), a staged table renamed into its place. On a cluster with Delta tables (file_format: delta)
+    dbt-spark's own `merge` is there too (README "Engines").
 -#}
 
 {% macro dbt_spark_validate_get_incremental_strategy(raw_strategy, file_format) -%}
@@ -30,16 +31,17 @@
 
 {#-
     delete+insert: the table's rows whose unique key is among the new rows are replaced by the new rows. The
-    new rows are computed once into a table (the model may read its own table), the kept rows and the new
-    ones are staged in another, and the staged copy overwrites the table.
+    new rows are computed once (cached: the model may read its own table, and they are read twice), then the
+    kept rows and the new ones replace the table.
 -#}
 {% macro spark__get_incremental_delete_insert_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set keys = arg_dict['unique_key'] -%}
     {%- set keys = [keys] if keys is string else keys -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
-    {%- set new_rows = spark_scratch_relation(target, 'new') -%}
-    {%- do spark_run('create table ' ~ new_rows ~ ' as select * from ' ~ arg_dict['temp_relation']) -%}
+    {%- set new_rows = target.identifier ~ '__dbt_new' -%}
+    {%- do spark_run('drop view if exists ' ~ new_rows) -%}
+    {%- do spark_run('cache table ' ~ new_rows ~ ' as select * from ' ~ arg_dict['temp_relation']) -%}
     {%- set rows_sql -%}
         select {{ columns | join(', ') }}
         from {{ target }} as stored
@@ -52,7 +54,8 @@
         from {{ new_rows }}
     {%- endset -%}
     {%- do spark_overwrite(target, rows_sql, reads_target=true) -%}
-    {{ return('drop table if exists ' ~ new_rows) }}
+    {#- dropping the cached view frees its cache -#}
+    {{ return('drop view if exists ' ~ new_rows) }}
 {%- endmacro %}
 
 {#-
@@ -82,23 +85,21 @@
     {{ return("select 'rows deleted by a staged overwrite' as deleted") }}
 {%- endmacro %}
 
-{#- `relation` overwritten by the rows of `rows_sql`; staged in a scratch table first when they read it. -#}
+{#-
+    `relation` overwritten by the rows of `rows_sql`. Rows read from the table itself cannot overwrite it:
+    they are written to a staged table, which then takes the table's place (a rename: no second copy; the
+    table's properties go with the old one, so this is for the delete+insert models, whose tables have none).
+-#}
 {% macro spark_overwrite(relation, rows_sql, reads_target) -%}
     {%- if reads_target -%}
-        {%- set staged = spark_scratch_relation(relation, 'staged') -%}
-        {%- do spark_run('create table ' ~ staged ~ ' as ' ~ rows_sql) -%}
-        {%- do spark_run('insert overwrite table ' ~ relation ~ ' select * from ' ~ staged) -%}
+        {%- set staged = relation.incorporate(path={'identifier': relation.identifier ~ '__dbt_staged'}, type='table') -%}
         {%- do spark_run('drop table if exists ' ~ staged) -%}
+        {%- do spark_run('create table ' ~ staged ~ ' as ' ~ rows_sql) -%}
+        {%- do spark_run('drop table ' ~ relation) -%}
+        {%- do spark_run('alter table ' ~ staged ~ ' rename to ' ~ relation) -%}
     {%- else -%}
         {%- do spark_run('insert overwrite table ' ~ relation ~ ' ' ~ rows_sql) -%}
     {%- endif -%}
-{%- endmacro %}
-
-{#- A scratch table beside `relation`, dropped first (a crashed run may have left it). -#}
-{% macro spark_scratch_relation(relation, suffix) -%}
-    {%- set scratch = relation.incorporate(path={'identifier': relation.identifier ~ '__dbt_' ~ suffix}, type='table') -%}
-    {%- do spark_run('drop table if exists ' ~ scratch) -%}
-    {{ return(scratch) }}
 {%- endmacro %}
 
 {#- One statement now (Spark runs one statement per call). -#}

@@ -96,7 +96,8 @@
             ~ "loader with --destination filesystem (it writes Parquet), or move the other files away.") -%}
     {%- endif -%}
     {%- set reader = 'json' if extension == '.jsonl' else 'parquet' -%}
-    select * from {{ reader }}.`{{ folder }}/*{{ extension }}`
+    {#- the folder, not a glob: every file in it is checked above, and a glob costs Spark a failed lookup -#}
+    select * from {{ reader }}.`{{ folder }}`
     {%- if hint and hint.primary_key %}
     qualify row_number() over (
         partition by {{ hint.primary_key | join(', ') }}
