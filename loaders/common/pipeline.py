@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import dlt
 
@@ -60,8 +61,7 @@ def make_pipeline(
         _default_setting("data_writer.compression", "none")
         dest = dlt.destinations.duckdb(credentials=str(duckdb_path()))
     elif destination == "postgres":
-        _libpq_credentials()
-        dest = destination
+        dest = _postgres_from_libpq() or destination
     elif destination == "filesystem":
         _default_setting("destination.filesystem.bucket_url", lake_path())
         dest = destination
@@ -76,27 +76,20 @@ def make_pipeline(
     )
 
 
-# libpq's variables, which psql and dbt's postgres target read, and the dlt credential field each fills
-LIBPQ_FIELDS = {
-    "PGHOST": "host",
-    "PGPORT": "port",
-    "PGUSER": "username",
-    "PGPASSWORD": "password",
-    "PGDATABASE": "database",
-}
-
-
-def _libpq_credentials() -> None:
-    """dlt's postgres credentials from libpq's PG* variables, unless dlt has its own (a connection string or
-    fields in .dlt/secrets.toml or DESTINATION__POSTGRES__CREDENTIALS*)."""
-    configured = dlt.secrets.get("destination.postgres.credentials") or dlt.config.get(
-        "destination.postgres.credentials"
+def _postgres_from_libpq() -> Any:
+    """dlt's postgres destination on the server libpq's PG* variables name (as psql and dbt's postgres target
+    read them), unless dlt has credentials of its own (.dlt/secrets.toml, DESTINATION__POSTGRES__CREDENTIALS)."""
+    own = ("destination.postgres.credentials", "destination.postgres.credentials.database")
+    if not os.environ.get("PGDATABASE") or any(dlt.secrets.get(key) or dlt.config.get(key) for key in own):
+        return None
+    user, password = (
+        quote(os.environ.get("PGUSER", "postgres"), safe=""),
+        quote(os.environ.get("PGPASSWORD", ""), safe=""),
     )
-    if configured is not None:
-        return
-    for variable, field in LIBPQ_FIELDS.items():
-        if os.environ.get(variable):
-            os.environ[f"DESTINATION__POSTGRES__CREDENTIALS__{field.upper()}"] = os.environ[variable]
+    host, port = os.environ.get("PGHOST", "localhost"), os.environ.get("PGPORT", "5432")
+    return dlt.destinations.postgres(
+        credentials=f"postgresql://{user}:{password}@{host}:{port}/{quote(os.environ['PGDATABASE'], safe='')}"
+    )
 
 
 def _default_setting(key: str, value: str) -> None:
