@@ -3,14 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.engines import (
-    ENGINES,
-    PostgresWarehouse,
-    SparkRuntime,
-    SparkWarehouse,
-    Warehouse,
-    postgres_server,
-)
+from sandbox.postgres import postgres_server
+from tests.engines import ENGINES, PostgresWarehouse, SparkRuntime, SparkWarehouse, Warehouse
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -20,9 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,11 +27,12 @@ from pathlib import Path
 
 import duckdb
 
+from sandbox import marts
+from sandbox.postgres import PostgresServer
 from tests.support import REPO, run_dbt
 
 ENGINES = ("duckdb", "postgres", "spark")
 SCHEMA = "analytics"  # the postgres and spark targets' schema (DBT_SCHEMA), `main` on DuckDB
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 # How the loaders' dlt resources write each raw table (primary key, dlt's merge strategy, dedup_sort): the
 # filesystem destination appends every version, and the spark target's views keep one per key by these.
@@ -54,7 +52,9 @@ LAKE_MERGE_KEYS = {
 
 
 def raw_tables(raw: Path) -> list[tuple[str, str]]:
-    """(schema, table) of every raw_* table in the scenario's DuckDB file."""
+    """(schema, table) of every raw_* table in the scenario's DuckDB file (none: the loaders wrote elsewhere)."""
+    if not raw.exists():
+        return []
     with duckdb.connect(str(raw), read_only=True) as con:
         return con.execute(
             "select table_schema, table_name from information_schema.tables "
@@ -91,116 +91,14 @@ class Warehouse:
         return Warehouse(self.engine, workdir / self.raw.name)
 
     def attach_marts(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
-        """The built tables as views `<alias>.<table>` in DuckDB connection `con`; their names."""
-        con.execute(f"attach '{self.raw}' as {alias}_file (read_only)")
-        tables = [t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'main' "
-            "and table_type = 'BASE TABLE'", [f"{alias}_file"]).fetchall()]  # fmt: skip
-        con.execute(f"create schema if not exists {alias}")
-        for table in tables:
-            con.execute(f"create view {alias}.{table} as select * from {alias}_file.main.{table}")
-        return tables
+        """The built tables as `<alias>.<table>` in DuckDB connection `con`; their names."""
+        return marts.attach_duckdb(con, self.raw, alias)
 
 
 # ---------------------------------------------------------------------------------------------- postgres
 
 
-@dataclass
-class PostgresServer:
-    """A throwaway Postgres 15 on 127.0.0.1 (Debian's binaries, own data directory, a free port, run as a
-    non-root user: initdb refuses root). One database per scenario."""
-
-    port: int
-    password: str
-    root: Path
-    user: str = "marketo"
-
-    def env(self, database: str) -> dict[str, str]:
-        return {
-            "PGHOST": "127.0.0.1",
-            "PGPORT": str(self.port),
-            "PGUSER": self.user,
-            "PGPASSWORD": self.password,
-            "PGDATABASE": database,
-        }
-
-    def connect(self, database: str = "postgres"):
-        import psycopg2
-
-        return psycopg2.connect(
-            host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname=database
-        )
-
-    def create_database(self, name: str, template: str | None = None) -> None:
-        con = self.connect()
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}"')
-            cur.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
-        con.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a Postgres server for the duration of the block; stop it and delete its files after."""
-    if not (PG_BIN / "initdb").exists():
-        raise RuntimeError(f"Postgres binaries not found in {PG_BIN} (apt-get install postgresql, or set PG_BIN)")
-    root = Path(tempfile.mkdtemp(prefix="marketo-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        # initdb and postgres refuse to run as root: the distribution's postgres user (else nobody) runs them
-        user = "postgres" if _user_exists("postgres") else "nobody"
-        run_as = ["runuser", "-u", user, "--"]
-        shutil.chown(root, user=user)
-    password = os.urandom(12).hex()
-    (root / "pw").write_text(password)
-    if run_as:
-        shutil.chown(root / "pw", user=run_as[2])
-    data, sockets, port = root / "data", root / "sockets", _free_port()
-    sockets.mkdir()
-    if run_as:
-        shutil.chown(sockets, user=run_as[2])
-    subprocess.run(
-        [*run_as, str(PG_BIN / "initdb"), "-D", str(data), "-U", "marketo", "--pwfile", str(root / "pw"),
-         "--auth", "scram-sha-256", "--locale", "C", "--encoding", "UTF8"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    # the C collation sorts strings by bytes, as DuckDB and Spark do (ties broken by the smallest id)
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        [*run_as, str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield PostgresServer(port=port, password=password, root=root)
-    finally:
-        subprocess.run(
-            [*run_as, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
 PG_TYPES = {"VARCHAR": "text", "TIMESTAMP WITH TIME ZONE": "timestamptz", "DOUBLE": "double precision"}
-DUCKDB_TYPES = {
-    "character varying": "varchar", "text": "varchar", "timestamp without time zone": "timestamp",
-    "timestamp with time zone": "timestamptz", "double precision": "double",
-}  # fmt: skip
 
 
 @dataclass
@@ -218,6 +116,8 @@ class PostgresWarehouse(Warehouse):
         """Mirror the raw tables into the scenario's database (what dlt's postgres destination lands): a table
         whose rows changed since the last call is refilled, in place when its columns are the same (the
         staging views on it stay)."""
+        if not self.raw.exists():  # the loaders wrote to the target themselves
+            return
         import psycopg2.extras
 
         con = self.server.connect(self.database)
@@ -265,40 +165,6 @@ class PostgresWarehouse(Warehouse):
             landed=dict(self.landed),
         )  # fmt: skip
 
-    def attach_marts(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
-        """Each table of the target schema copied into DuckDB (COPY ... TO STDOUT as CSV, typed by the catalog)."""
-        pg = self.server.connect(self.database)
-        con.execute(f"create schema if not exists {alias}")
-        columns: dict[str, list[tuple[str, str]]] = {}
-        try:
-            with pg.cursor() as cur:
-                cur.execute(
-                    "select c.table_name, c.column_name, c.data_type, c.numeric_precision, c.numeric_scale "
-                    "from information_schema.columns as c inner join information_schema.tables as t "
-                    "on c.table_schema = t.table_schema and c.table_name = t.table_name "
-                    "where c.table_schema = %s and t.table_type = 'BASE TABLE' "
-                    "order by c.table_name, c.ordinal_position",
-                    [SCHEMA],
-                )
-                for table, column, kind, precision, scale in cur.fetchall():
-                    duck = DUCKDB_TYPES.get(kind, kind)
-                    if kind == "numeric":
-                        duck = f"decimal({precision or 38}, {scale or 0})"
-                    columns.setdefault(table, []).append((column, duck))
-                for table, cols in columns.items():
-                    path = self.workdir / f"{alias}.{table}.csv"
-                    with open(path, "w") as out:
-                        cur.copy_expert(f"copy {SCHEMA}.{table} to stdout with (format csv, header true)", out)
-                    spec = ", ".join(f"'{c}': '{t}'" for c, t in cols)
-                    con.execute(
-                        f"create table {alias}.{table} as select * from "
-                        f"read_csv('{path}', header = true, columns = {{{spec}}}, auto_detect = false)"
-                    )
-                    path.unlink()
-        finally:
-            pg.close()
-        return list(columns)
-
     def query(self, sql: str) -> list[tuple]:
         con = self.server.connect(self.database)
         try:
@@ -307,6 +173,13 @@ class PostgresWarehouse(Warehouse):
                 return [tuple(row) for row in cur.fetchall()]
         finally:
             con.close()
+
+    def attach_marts(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+        pg = self.server.connect(self.database)
+        try:
+            return marts.attach_postgres(con, pg, SCHEMA, alias)
+        finally:
+            pg.close()
 
 
 # ------------------------------------------------------------------------------------------------- spark
@@ -333,6 +206,8 @@ class SparkWarehouse(Warehouse):
         """Write what the filesystem destination would have written since the last call: one Parquet file
         per table and load (rows of a table without `_dlt_load_id` as one load, rewritten when they change),
         the load log and a dlt schema with each table's merge key."""
+        if not self.raw.exists():  # the loaders wrote to the target themselves
+            return
         with duckdb.connect(str(self.raw), read_only=True) as raw:
             raw.execute("set TimeZone = 'UTC'")
             for schema, table in raw_tables(self.raw):
@@ -410,13 +285,7 @@ class SparkWarehouse(Warehouse):
         return self
 
     def attach_marts(self, con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
-        con.execute(f"create schema if not exists {alias}")
-        tables = []
-        for folder in sorted((self.runtime.warehouse_dir / f"{self.schema}.db").iterdir()):
-            if any(folder.glob("*.parquet")):
-                con.execute(f"create view {alias}.{folder.name} as select * from read_parquet('{folder}/*.parquet')")
-                tables.append(folder.name)
-        return tables
+        return marts.attach_spark(con, self.runtime.warehouse_dir, self.schema, alias)
 
 
 @contextlib.contextmanager
@@ -468,35 +337,21 @@ def run_dbt_in_process(
 
 # ------------------------------------------------------------------------------------------ comparison
 
-# when and by which run a row was written: differs between two builds by design
-TECHNICAL_COLUMNS = {"_processed_at", "_dlt_load_id", "_person_fingerprint", "_reporting_timezone"}
 
-
-def mart_differences(a: Warehouse, b: Warehouse, prefixes: tuple[str, ...] = ("biz_", "rpt_", "dq_")) -> dict:
-    """Per table of `a` named with one of `prefixes`: (rows only in a, rows only in b), EXCEPT ALL each way
-    over the columns both have, technical columns aside. A table missing in b is a difference."""
-    out = {}
+def mart_differences(
+    a: Warehouse,
+    b: Warehouse,
+    tables: list[str] | None = None,
+    prefixes: tuple[str, ...] = ("biz_", "rpt_", "dq_"),
+    ignore: set[str] | frozenset[str] = frozenset(),
+) -> dict:
+    """Per table (`tables`, else those of `a` named with one of `prefixes`): (rows only in a, rows only in
+    b), EXCEPT ALL each way (sandbox/marts.py)."""
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         tables_a = a.attach_marts(con, "a")
-        tables_b = set(b.attach_marts(con, "b"))
-        for table in sorted(t for t in tables_a if t.startswith(prefixes)):
-            if table not in tables_b:
-                out[table] = ("missing", [])
-                continue
-            cols = [
-                c for (c,) in con.execute(
-                    "select column_name from information_schema.columns where table_schema = 'a' and table_name = ? "
-                    "intersect select column_name from information_schema.columns where table_schema = 'b' "
-                    "and table_name = ?", [table, table]).fetchall()
-                if c not in TECHNICAL_COLUMNS
-            ]  # fmt: skip
-            select = ", ".join(sorted(cols))
-            only_a = con.execute(f"select {select} from a.{table} except all select {select} from b.{table}").fetchall()
-            only_b = con.execute(f"select {select} from b.{table} except all select {select} from a.{table}").fetchall()
-            if only_a or only_b:
-                out[table] = (only_a[:5], only_b[:5])
-    return out
+        b.attach_marts(con, "b")
+        return marts.differences(con, "a", "b", tables or [t for t in tables_a if t.startswith(prefixes)], ignore)
 
 
 # Spark runs each statement slowly: its scenario builds run the seeds and models only, and one scenario

@@ -1,5 +1,8 @@
 """Incremental web models: batches landed one by one, `dbt build` after each, must give exactly the marts
-a `dbt build --full-refresh` gives on the same final data (compared both ways with EXCEPT).
+a `dbt build --full-refresh` gives on the same final data (compared both ways with EXCEPT) — on every target:
+the incremental builds of DuckDB, Postgres and Spark are each compared with DuckDB's full refresh, so the
+same comparison also shows that the engines agree. Each engine keeps its own incremental strategy
+(README "Engines"); Spark runs the models only.
 
 The batches hit the hard cases: a session spanning the previous run's boundary, a late out-of-order event
 that merges two sessions (a session id disappears), a late form fill that turns an old anonymous cookie
@@ -8,11 +11,10 @@ touchpoints, a cookie shared by two people, and a load dlt has not finished (ign
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
-import duckdb
-
-from tests.support import query, run_dbt
+from tests.conftest import engine_params
+from tests.engines import SPARK_MODELS_ONLY, mart_differences
 from tests.test_touchpoints_dbt import load_batch
 
 MARTS = [
@@ -28,8 +30,6 @@ MARTS = [
     "rpt_web_traffic_by_day_landing_page_channel",
     "rpt_touchpoints_by_month_channel_segment",
 ]
-# when a run (re)wrote the row: differs between the two builds by design
-RUN_COLUMNS = {"_processed_at"}
 
 # fmt: off
 BATCHES = [
@@ -99,61 +99,32 @@ BATCHES = [
 # fmt: on
 
 
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_catalog = 'inc' "
-        "and table_schema = 'main' and table_name = ? order by ordinal_position",
-        [table],
-    ).fetchall()
-    return [name for (name,) in rows if name not in RUN_COLUMNS]
-
-
-def diff(incremental: Path, full: Path) -> dict[str, tuple[list, list]]:
-    """Per mart, rows only in the incremental build and rows only in the full refresh."""
-    out = {}
-    with duckdb.connect() as con:
-        con.execute(f"attach '{incremental}' as inc (read_only)")
-        con.execute(f"attach '{full}' as full_ (read_only)")
-        for mart in MARTS:
-            cols = ", ".join(columns(con, mart))
-            only_inc = con.execute(
-                f"select {cols} from inc.main.{mart} except all select {cols} from full_.main.{mart}"
-            ).fetchall()
-            only_full = con.execute(
-                f"select {cols} from full_.main.{mart} except all select {cols} from inc.main.{mart}"
-            ).fetchall()
-            out[mart] = (only_inc, only_full)
-    return out
-
-
-def test_incremental_runs_equal_full_refresh(tmp_path):
-    incremental = tmp_path / "incremental" / "warehouse.duckdb"
-    full = tmp_path / "full" / "warehouse.duckdb"
-    incremental.parent.mkdir()
-    full.parent.mkdir()
+@pytest.mark.parametrize("engine", engine_params())
+def test_incremental_runs_equal_full_refresh(engine, new_warehouse, tmp_path):
+    incremental = new_warehouse(engine, tmp_path / "incremental", "incremental")
+    full = new_warehouse("duckdb", tmp_path / "full", "full")
+    # one project, one target dir: partial parsing keeps the daily runs quick
+    args = (SPARK_MODELS_ONLY if engine == "spark" else ["build", "--exclude", "test_type:unit"]) + ["--partial-parse"]
 
     stamps = []
     for batch in BATCHES:
-        load_batch(incremental, **batch)
-        load_batch(full, **batch)
-        # one project, one target dir: partial parsing keeps the daily runs quick
-        run_dbt(["build", "--exclude", "test_type:unit", "--partial-parse"], incremental)
-        stamps.append(query(incremental, "select max(_processed_at) from main.biz_sessions")[0][0])
-    run_dbt(["build", "--full-refresh", "--exclude", "test_type:unit"], full)
+        load_batch(incremental.raw, **batch)
+        load_batch(full.raw, **batch)
+        incremental.dbt(args)
+        stamps.append(incremental.query("select max(_processed_at) from main.biz_sessions")[0][0])
+    full.dbt(["build", "--full-refresh", "--exclude", "test_type:unit"])
 
-    differences = {mart: d for mart, d in diff(incremental, full).items() if d != ([], [])}
-    assert not differences, f"incremental != full refresh: {differences}"
+    differences = mart_differences(incremental, full, tables=MARTS)
+    assert not differences, f"incremental on {engine} != full refresh: {differences}"
     for mart in MARTS:
-        assert query(incremental, f"select count(*) from main.{mart}")[0][0] > 0, mart
+        assert incremental.query(f"select count(*) from main.{mart}")[0][0] > 0, mart
 
     # the scenario did what it claims ...
-    c1_sessions = query(
-        incremental,
+    c1_sessions = incremental.query(
         "select event_date, page_view_count, form_submit_count, channel from main.biz_sessions where cookie_id = 'c1'",
     )
     assert [(str(s), p, f, c) for s, p, f, c in c1_sessions] == [("2026-03-01 23:40:00", 3, 1, "Paid Search")]
-    c2_starts = query(
-        incremental,
+    c2_starts = incremental.query(
         "select cast(event_date as varchar) from main.biz_sessions where cookie_id = 'c2' order by 1",
     )
     assert [s for (s,) in c2_starts] == [
@@ -162,8 +133,7 @@ def test_incremental_runs_equal_full_refresh(tmp_path):
         "2026-03-02 09:00:00",
         "2026-03-03 09:59:00",
     ]
-    touchpoints = query(
-        incremental,
+    touchpoints = incremental.query(
         """
         select person_id, cast(touchpoint_date as varchar), marketing_touch_type, is_lead_creation_touch,
                cast(u_shape_percentage as integer)
@@ -181,7 +151,7 @@ def test_incremental_runs_equal_full_refresh(tmp_path):
         ("6", "2026-03-04 10:30:00", "Web Form", True, 50),
     ]
     # ... and the last run was incremental: cookies without new events kept the rows of earlier runs
-    kept = query(incremental, "select distinct _processed_at from main.biz_sessions where cookie_id = 'c5'")
+    kept = incremental.query("select distinct _processed_at from main.biz_sessions where cookie_id = 'c5'")
     assert kept == [(stamps[0],)]
     # the unfinished load alone gave the last run nothing to rewrite
     assert stamps[-1] == stamps[-2]

@@ -1,14 +1,15 @@
 """Reporting marts (issue 5): a hand-built scenario — Marketo persons, their Salesforce twins, a dangling
-synced id, deletes in both systems, page views and forms — in a temp DuckDB, the real `dbt build`, then the
-exact rows of every rpt_* mart, compared both ways. Then the vars (duplicates, deleted, reporting time zone)
-re-run only the rpt_* models on that warehouse, and a copy of the project with a `Region` category added to
-the segment seed alone shows the reports filter by it.
+synced id, deletes in both systems, page views and forms — the real `dbt build` on every target
+(tests/engines.py), then the exact rows of every rpt_* mart, compared both ways, and every mart of the
+Postgres and Spark builds equal to the DuckDB build's. On Spark this build also runs every data test and
+unit test (the other Spark scenarios run the models only). Then the vars (duplicates, deleted, reporting
+time zone) re-run only the rpt_* models on that warehouse, and a copy of the project with a `Region`
+category added to the segment seed alone shows the reports filter by it.
 
 The reconciliation (B10) is checked against counts computed here, in Python, from the scenario's persons."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
@@ -17,7 +18,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from tests.support import copy_project, query, run_dbt
+from tests.conftest import engine_params
+from tests.engines import Scenario, Warehouse
+from tests.support import copy_project
 from tests.test_crm_dbt import (
     MARKETO_COLUMNS,
     SF_ACCOUNT_COLUMNS,
@@ -144,29 +147,39 @@ def write_scenario(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("reporting") / "warehouse.duckdb"
-    write_scenario(path)
-    run_dbt(["build", "--exclude", "test_type:unit"], path)
-    return path
+def scenario(tmp_path_factory, new_warehouse) -> Scenario:
+    return Scenario(
+        "reporting", tmp_path_factory, new_warehouse, write_scenario, ["build", "--exclude", "test_type:unit"],
+        spark_args=["build"],
+    )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def rerun(built, tmp_path_factory):
+@pytest.fixture(scope="module", params=engine_params())
+def built(request, scenario) -> Warehouse:
+    return scenario(request.param)
+
+
+@pytest.mark.parametrize("engine", engine_params("postgres", "spark"))
+def test_marts_equal_duckdb_marts(scenario, engine):
+    scenario(engine)
+    assert scenario.differences[engine] == {}
+
+
+@pytest.fixture
+def rerun(built, tmp_path):
     """The built warehouse, copied, with only the rpt_* models (and their tests) rebuilt under `vars`, and
-    int_web_traffic_by_day, the incremental day side of the web-traffic report."""
+    int_web_traffic_by_day, the incremental day side of the web-traffic report (on Spark: in place)."""
 
-    def run(vars: dict) -> Path:
-        path = tmp_path_factory.mktemp("reporting_vars") / "warehouse.duckdb"
-        shutil.copy(built, path)
-        run_dbt(["build", "--select", "int_web_traffic_by_day", "rpt_*"], path, vars=vars)
-        return path
+    def run(vars: dict) -> Warehouse:
+        copy = built.copy(tmp_path / "vars", f"reporting_{len(vars)}_{abs(hash(str(vars))) % 10**6}")
+        copy.dbt(["build", "--select", "int_web_traffic_by_day", "rpt_*"], vars=vars)
+        return copy
 
     return run
 
 
-def rows(path: Path, sql: str) -> list[tuple]:
-    return query(path, sql)
+def rows(warehouse: Warehouse, sql: str) -> list[tuple]:
+    return warehouse.query(sql)
 
 
 def assert_same(actual: list[tuple], expected: list[tuple]) -> None:
@@ -307,6 +320,9 @@ def test_reconciliation_adds_up_to_the_reports(built):
         assert new_persons.get(month, 0) == values["report_persons"]
 
 
+# the vars change what the models compute, not the SQL each engine runs, except the reporting time zone (a
+# conversion per engine): on Spark, where a rerun replaces the scenario's marts, that one only
+@pytest.mark.parametrize("built", engine_params("duckdb", "postgres"), indirect=True)
 def test_duplicates_included_with_the_var(rerun):
     path = rerun({"rpt_include_duplicates": True})
     # bob's Marketo twin brings its own touchpoint; gina's Marketo twin has none
@@ -323,6 +339,7 @@ def test_duplicates_included_with_the_var(rerun):
     assert_same(rows(path, RECONCILIATION_SQL), reconciliation_truth(include_duplicates=True))
 
 
+@pytest.mark.parametrize("built", engine_params("duckdb", "postgres"), indirect=True)
 def test_deleted_included_with_the_var(rerun):
     path = rerun({"rpt_include_deleted": True})
     # dora's form joins ann's Direct January row: 3 touchpoints of 2 people
@@ -359,13 +376,13 @@ Region,Americas,4,1,email_domain,ends_with,.com
 """
 
 
+@pytest.mark.parametrize("built", engine_params("duckdb", "postgres"), indirect=True)
 def test_a_region_category_from_the_seed_alone_filters_the_reports(built, tmp_path):
     project = copy_project(tmp_path / "project")
     with open(project / "seeds" / "segment_rules.csv", "a") as seed:
         seed.write(REGION_RULES)
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(built, path)
-    run_dbt(["build", "--select", "segment_rules+", "--exclude", "test_type:unit"], path, project_dir=project)
+    path = built.copy(tmp_path / "region", "reporting_region")
+    path.dbt(["build", "--select", "segment_rules+", "--exclude", "test_type:unit"], project_dir=project)
 
     assert rows(path, "select category_column from main.biz_segment_names where category = 'Region'") == [
         ("category2",),
