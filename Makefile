@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
+# the dbt target of `make demo` (profiles.yml): duckdb, postgres or spark
+TARGET ?= duckdb
 
 .DEFAULT_GOAL := help
 
@@ -20,8 +22,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 venv: $(VENV)/.installed ## Create .venv with the pinned dependencies (requirements.lock)
 
-demo: venv ## Run the whole pipeline on sandbox data: emulators -> loaders -> DuckDB -> dbt build
-	$(PY) -m sandbox.demo
+demo: venv ## Run the whole pipeline on sandbox data: emulators -> loaders -> dbt build (TARGET=duckdb|postgres|spark)
+	DBT_TARGET=$(TARGET) $(PY) -m sandbox.demo
 
 test: venv ## Run every test (loaders against emulators, dbt unit + data tests, end-to-end)
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
@@ -43,6 +45,6 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package reg
 	rm -rf /tmp/lockvenv && $(PYTHON) -m venv /tmp/lockvenv && /tmp/lockvenv/bin/pip install -q -e '.[dev]' && /tmp/lockvenv/bin/pip freeze --exclude-editable > requirements.lock
 
 clean: ## Remove the venv, dbt artifacts and the demo warehouse
-	rm -rf $(VENV) target logs warehouse.duckdb sandbox/data .dlt/pipelines
+	rm -rf $(VENV) target logs warehouse.duckdb sandbox/data .dlt/pipelines lake spark-warehouse
 
 .PHONY: help venv demo test bench lint docs docs-serve lock clean

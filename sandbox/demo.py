@@ -1,4 +1,4 @@
-"""`make demo`: the whole pipeline on synthetic data, against local API emulators, into DuckDB.
+"""`make demo`: the whole pipeline on synthetic data, against local API emulators, on one dbt target.
 
 1. generate sandbox persons (and what the other sources need),
 2. start the emulators on 127.0.0.1,
@@ -6,13 +6,20 @@
 4. run `dbt build`,
 5. print what landed and a query to try.
 
-Env: DEMO_PERSONS (default 5000), DEMO_PAGE_VIEWS (default 20 per person), DEMO_SEED (default 42),
-DUCKDB_PATH (default warehouse.duckdb at the
-repo root; the demo starts that default file afresh, but never deletes a file you named yourself).
+Env: DEMO_PERSONS (default 5000), DEMO_PAGE_VIEWS (default 20 per person), DEMO_SEED (default 42), and the
+target (`make demo TARGET=...`, i.e. DBT_TARGET):
+- duckdb (default): DUCKDB_PATH (default warehouse.duckdb at the repo root; the demo starts that default
+  file afresh, but never deletes a file you named yourself);
+- postgres: the loaders land with `--destination postgres` on the server libpq's PG* variables name; with
+  no PGHOST set, the demo runs a throwaway server of its own (Debian's postgresql binaries) and stops it;
+- spark: the loaders write Parquet under LAKE_PATH (default lake/ at the repo root) with `--destination
+  filesystem`, and dbt builds in a local Spark session (Java 17) into SPARK_WAREHOUSE_DIR (default
+  spark-warehouse/); the demo starts both default folders afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -25,6 +32,7 @@ import duckdb
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"duckdb": [], "postgres": ["--destination", "postgres"], "spark": ["--destination", "filesystem"]}
 
 
 def step(message: str) -> None:
@@ -40,6 +48,35 @@ def run(cmd: list[str], env: dict[str, str]) -> None:
 
 
 def main() -> int:
+    target = os.environ.get("DBT_TARGET") or "duckdb"
+    if target not in TARGETS:
+        sys.exit(f"demo: unknown target {target!r}; use one of {', '.join(TARGETS)} (make demo TARGET=...)")
+    with _target_env(target) as target_env:
+        return _demo(target, target_env)
+
+
+@contextlib.contextmanager
+def _target_env(target: str):
+    """The environment the loaders and dbt need for `target`, set up (and torn down) for the demo."""
+    env = {"DBT_TARGET": target}
+    if target == "spark":
+        for name, default in (("LAKE_PATH", "lake"), ("SPARK_WAREHOUSE_DIR", "spark-warehouse")):
+            if name not in os.environ:
+                shutil.rmtree(REPO / default, ignore_errors=True)
+            env[name] = str(Path(os.environ.get(name, REPO / default)).resolve())
+        yield env
+    elif target == "postgres" and not os.environ.get("PGHOST"):
+        from sandbox.postgres import postgres_server
+
+        step("no PGHOST set: starting a throwaway Postgres server for the demo (stopped at the end)")
+        with postgres_server() as server:
+            server.create_database("marketo")
+            yield {**env, **server.env("marketo")}
+    else:
+        yield env
+
+
+def _demo(target: str, target_env: dict[str, str]) -> int:
     from sandbox.crm import generate_crm
     from sandbox.dynamics import DynamicsEmulator
     from sandbox.marketo import MarketoEmulator
@@ -50,11 +87,17 @@ def main() -> int:
     persons = int(os.environ.get("DEMO_PERSONS", "5000"))
     page_views = int(os.environ.get("DEMO_PAGE_VIEWS", str(persons * 20)))
     seed = int(os.environ.get("DEMO_SEED", "42"))
-    default_db = "DUCKDB_PATH" not in os.environ
     db = Path(os.environ.get("DUCKDB_PATH", REPO / "warehouse.duckdb")).resolve()
     state_dir = Path(os.environ.get("LOADERS_PIPELINES_DIR", REPO / ".dlt" / "pipelines"))
-    if default_db:
-        db.unlink(missing_ok=True)
+    # a destination the demo starts afresh: the loaders' local state must start afresh with it
+    fresh = {
+        "duckdb": "DUCKDB_PATH" not in os.environ,
+        "postgres": "PGHOST" not in os.environ,
+        "spark": "LAKE_PATH" not in os.environ,
+    }[target]
+    if fresh:
+        if target == "duckdb":
+            db.unlink(missing_ok=True)
         shutil.rmtree(state_dir, ignore_errors=True)
 
     now = datetime.now(UTC).replace(microsecond=0)
@@ -77,7 +120,9 @@ def main() -> int:
         "LOADERS_PIPELINES_DIR": str(state_dir),
         "RUNTIME__DLTHUB_TELEMETRY": "false",
         "DO_NOT_TRACK": "1",
+        **target_env,
     }
+    destination = TARGETS[target]
     with MarketoEmulator(leads, deleted, workdir=REPO / "sandbox" / "data" / "marketo") as marketo:
         step(f"Marketo emulator on {marketo.base_url}; loading with `python -m loaders marketo`")
         env.update(
@@ -89,7 +134,7 @@ def main() -> int:
                 "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.2",
             }
         )
-        run([sys.executable, "-m", "loaders", "marketo"], env)
+        run([sys.executable, "-m", "loaders", "marketo", *destination], env)
 
     crm = generate_crm(leads, seed=seed)
     with SalesforceEmulator(crm["sf_lead"], crm["sf_contact"], crm["sf_account"]) as salesforce:
@@ -101,7 +146,7 @@ def main() -> int:
                 "SOURCES__SALESFORCE__CLIENT_SECRET": salesforce.client_secret,
             }
         )
-        run([sys.executable, "-m", "loaders", "salesforce"], env)
+        run([sys.executable, "-m", "loaders", "salesforce", *destination], env)
     with DynamicsEmulator(crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"]) as dynamics:
         step(f"Dynamics 365 emulator on {dynamics.base_url}; loading with `python -m loaders dynamics`")
         env.update(
@@ -112,7 +157,7 @@ def main() -> int:
                 "SOURCES__DYNAMICS__CLIENT_SECRET": dynamics.client_secret,
             }
         )
-        run([sys.executable, "-m", "loaders", "dynamics"], env)
+        run([sys.executable, "-m", "loaders", "dynamics", *destination], env)
 
     step(
         f"generating {page_views:,} web page views + form fills for those persons; loading with `python -m loaders web`"
@@ -122,23 +167,40 @@ def main() -> int:
     pv, fs = generate_web_events(leads, page_views, seed=seed, start=start, end=now - timedelta(hours=1))
     write_event_files(pv, fs, events_dir, fmt="jsonl", gzip=True)
     env["SOURCES__WEB__BUCKET_URL"] = str(events_dir)
-    run([sys.executable, "-m", "loaders", "web"], env)
+    run([sys.executable, "-m", "loaders", "web", *destination], env)
 
-    step("dbt build")
+    step(f"dbt build (target {target})")
     run([str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", str(REPO), "--quiet"], env)
 
-    summarize(db)
+    summarize(target, db, env)
     return 0
 
 
-def summarize(db: Path) -> None:
-    with duckdb.connect(str(db), read_only=True) as con:
+def summarize(target: str, db: Path, env: dict[str, str]) -> None:
+    """What landed and what dbt built, read with DuckDB from any target (sandbox/marts.py)."""
+    from sandbox import marts
+
+    with duckdb.connect() as con:
+        if target == "postgres":
+            import psycopg2
+
+            pg = psycopg2.connect(
+                host=env["PGHOST"], port=env.get("PGPORT", "5432"), user=env.get("PGUSER"),
+                password=env.get("PGPASSWORD"), dbname=env["PGDATABASE"],
+            )  # fmt: skip
+            marts.attach_postgres(con, pg, os.environ.get("DBT_SCHEMA", "analytics"), "main")
+            pg.close()
+        elif target == "spark":
+            marts.attach_spark(con, Path(env["SPARK_WAREHOUSE_DIR"]), os.environ.get("DBT_SCHEMA", "analytics"), "main")
+        else:
+            con.execute(f"attach '{db}' as warehouse (read_only)")
+            con.execute("use warehouse")
 
         def one(sql: str):
             return con.execute(sql).fetchall()[0][0]
 
         step("what landed")
-        print(f"    Marketo persons loaded:   {one('select count(*) from raw_marketo.leads'):>8,}")
+        print(f"    Marketo persons loaded:   {one('select count(*) from main.int_marketo_persons_resolved'):>8,}")
         print(f"    CRM persons loaded:       {one('select count(*) from main.int_crm_persons_unioned'):>8,}")
         deleted = one(
             "select count(*) from (select id from main.biz_leads where is_deleted "
@@ -169,12 +231,27 @@ def summarize(db: Path) -> None:
             "from main.biz_touchpoints where not is_duplicate and not is_deleted group by 1 order by 2 desc"
         ).fetchall():
             print(f"    {channel:<16} {n:>11,} {people:>8,} {float(credit):>15,.1f}")
-    print(f"\nWarehouse: {db}")
-    print(
-        "Try:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
-        f"{db.name if db.parent == REPO else db}').sql('select source_system, bizible_stage, count(*) "
-        "from biz_leads group by all order by 3 desc'))\""
-    )
+    query = "select source_system, bizible_stage, count(*) from biz_leads group by all order by 3 desc"
+    if target == "spark":
+        folder = Path(env["SPARK_WAREHOUSE_DIR"]) / f"{os.environ.get('DBT_SCHEMA', 'analytics')}.db"
+        print(f"\nMarts: Parquet tables under {folder} (any Parquet reader opens them)")
+        print(
+            'Try:  .venv/bin/python -c "import duckdb; print(duckdb.sql(\\"select source_system, count(*) from '
+            f"read_parquet('{folder}/biz_leads/*.parquet') group by 1\\\"))\""
+        )
+    elif target == "postgres":
+        print(f"\nMarts: schema {os.environ.get('DBT_SCHEMA', 'analytics')} of database {env['PGDATABASE']}")
+        if os.environ.get("PGHOST"):
+            portable = query.replace("group by all", "group by 1, 2").replace("biz_leads", "analytics.biz_leads")
+            print(f'Try:  psql -c "{portable}"')
+        else:
+            print("(the throwaway server stops now: set PG* to a server of yours to keep the marts)")
+    else:
+        print(f"\nWarehouse: {db}")
+        print(
+            "Try:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
+            f"{db.name if db.parent == REPO else db}').sql('{query}'))\""
+        )
 
 
 if __name__ == "__main__":
