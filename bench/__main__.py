@@ -9,6 +9,10 @@ compare ratios, not seconds across runs).
   python -m bench --steps marketo         # some steps only
   python -m bench --one-page-view-per-session   # the worst case for sessions (issue 6)
 
+The `engines` step (on by default, small scale only) builds the same data on Postgres and on Spark (local
+session), from scratch and after the same new day, with rows next to DuckDB's and a check that their marts
+equal DuckDB's (bench/engines.py). It needs Java 17 and Debian's postgresql binaries.
+
 The `plain` step (on by default) runs right after dbt's full build, on the same warehouse: bench/plain.sql,
 the same rules hand-written as one plain DuckDB SQL script, timed the same way, then checked against dbt's
 marts (python -m bench.plain --check). Its row gives the ratio dbt full build / plain script (issue 6's
@@ -93,6 +97,8 @@ class Scale:
         )
         self.one_page_view_per_session = one_page_view_per_session
         self.with_plain = False  # the plain step: set by main() when asked for
+        self.day: list = []  # the new day's page views and form submits (the dbt step), for the engines step
+        self.dbt_seconds: dict[str, float] = {}  # DuckDB's full build and day, for the engines step
         self.check_plain = True
         self.generate_seconds = time.monotonic() - started
 
@@ -223,11 +229,13 @@ def bench_dbt(sc: Scale) -> list[Row]:
         offsets = np.sort(rng.integers(1, 86_400_000, len(sample)))
         sample["event_date"] = last + pd_timedelta_ms(offsets)
         day.append(sample)
+    sc.day = day
     write_event_files(day[0], day[1], sc.work / "events", fmt="jsonl", gzip=True)
     run_measured(
         [sys.executable, "-m", "loaders", "web"], {**sc.env, "SOURCES__WEB__BUCKET_URL": str(sc.work / "events")}
     )
     incremental = run_measured(cmd, sc.env)
+    sc.dbt_seconds = {"full": full.seconds, "day": incremental.seconds}
     new_rows = len(day[0]) + len(day[1])
     breakdown = _dbt_run_breakdown(sc.work / "target" / "run_results.json", incremental.seconds)
     print(f"[bench]   dbt incremental: {breakdown}", flush=True)
@@ -262,6 +270,74 @@ def bench_dbt(sc: Scale) -> list[Row]:
             idle_breakdown,
         ),
     ]
+
+
+def bench_engines(sc: Scale) -> list[Row]:
+    """The same data and the same two dbt builds on Postgres and Spark, next to DuckDB's (bench/engines.py)."""
+    from bench.engines import build_on
+    from sandbox import marts
+    from sandbox.postgres import postgres_server
+
+    if sc.name != "small":
+        print(f"[bench]   engines: small scale only (skipped at {sc.name})", flush=True)
+        return []
+    if not sc.day:
+        raise SystemExit("bench: the engines step compares with DuckDB's builds: run it after marketo,web,dbt")
+    rows_full = len(sc.page_view_frame) + len(sc.form_frame)
+    rows_day = len(sc.day[0]) + len(sc.day[1])
+    results = {}
+    with postgres_server(root=sc.work) as server:
+        server.create_database("bench")
+        pg_env = {**server.env("bench"), "DBT_TARGET": "postgres"}
+
+        def attach_postgres(con, alias):
+            pg = server.connect("bench")
+            try:
+                marts.attach_postgres(con, pg, "analytics", alias)
+            finally:
+                pg.close()
+
+        results["postgres"] = build_on(sc, "postgres", pg_env, attach_postgres)
+    spark_env = {
+        "DBT_TARGET": "spark",
+        "LAKE_PATH": str(sc.work / "spark" / "lake"),
+        "SPARK_WAREHOUSE_DIR": str(sc.work / "spark" / "warehouse"),
+    }
+    results["spark"] = build_on(
+        sc,
+        "spark",
+        spark_env,
+        lambda con, alias: marts.attach_spark(con, sc.work / "spark" / "warehouse", "analytics", alias),
+    )
+    out = []
+    for engine, result in results.items():
+        differing = result["differences"]
+        verdict = (
+            f"marts equal DuckDB's ({len(result['checked'])} biz_/rpt_/dq_ tables, both ways)"
+            if not differing
+            else f"marts DIFFER from DuckDB's: {', '.join(differing)}"
+        )
+        if differing:
+            print(f"[bench]   {engine}: {differing}", flush=True)
+        for step, seconds, rows, what in (
+            ("full", result["full"], rows_full, "dbt build from scratch"),
+            ("day", result["day"], rows_day, "dbt build, incremental, after one new day"),
+        ):
+            out.append(
+                Row(
+                    sc.name,
+                    f"{what} on {engine} (models + data tests)",
+                    rows,
+                    seconds.seconds,
+                    rows / seconds.seconds,
+                    seconds.peak_rss_mb,
+                    f"DuckDB, {what}",
+                    sc.dbt_seconds[step],
+                    seconds.seconds / sc.dbt_seconds[step],
+                    verdict + ("; peak RSS is dbt's process, without the Spark JVM" if engine == "spark" else ""),
+                )
+            )
+    return out
 
 
 def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
@@ -361,7 +437,13 @@ def pd_timedelta_ms(values):
     return pd.to_timedelta(values, unit="ms")
 
 
-STEPS = {"marketo": bench_marketo, "web": bench_web, "dbt": bench_dbt, "plain": None}  # plain: inside dbt
+STEPS = {
+    "marketo": bench_marketo,
+    "web": bench_web,
+    "dbt": bench_dbt,
+    "engines": bench_engines,
+    "plain": None,  # plain: inside dbt
+}
 
 
 def machine() -> dict:
@@ -376,7 +458,7 @@ def machine() -> dict:
 
 def versions() -> dict:
     out = {}
-    for pkg in ("dlt", "dbt-core", "dbt-duckdb", "duckdb", "pyarrow", "pandas"):
+    for pkg in ("dlt", "dbt-core", "dbt-duckdb", "dbt-postgres", "dbt-spark", "pyspark", "duckdb", "pyarrow", "pandas"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
