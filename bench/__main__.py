@@ -531,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=[*SCALES, "all"], default="all")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma list of {', '.join(STEPS)}")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (data, warehouses)")
+    parser.add_argument("--persons", type=int, help="override the scale's persons (a quick check of the steps)")
+    parser.add_argument("--page-views", type=int, help="override the scale's page views (a quick check)")
     parser.add_argument(
         "--one-page-view-per-session",
         action="store_true",
@@ -550,14 +552,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scale in SCALES if args.scale == "all" else [args.scale]:
             print(
-                f"[bench] {scale}: generating {SCALES[scale]['persons']:,} persons and "
-                f"{SCALES[scale]['page_views']:,} page views ...",
+                f"[bench] {scale}: generating {args.persons or SCALES[scale]['persons']:,} persons and "
+                f"{args.page_views or SCALES[scale]['page_views']:,} page views ...",
                 flush=True,
             )
             data = Scale(
                 scale,
-                SCALES[scale]["persons"],
-                SCALES[scale]["page_views"],
+                args.persons or SCALES[scale]["persons"],
+                args.page_views or SCALES[scale]["page_views"],
                 work,
                 one_page_view_per_session=args.one_page_view_per_session,
             )

@@ -106,12 +106,16 @@ def test_incremental_runs_equal_full_refresh(engine, new_warehouse, tmp_path):
     # one project, one target dir: partial parsing keeps the daily runs quick
     args = (SPARK_MODELS_ONLY if engine == "spark" else ["build", "--exclude", "test_type:unit"]) + ["--partial-parse"]
 
+    # Spark (a fixed cost per statement) runs once after the last two loads: the unfinished load is there but
+    # ignored all the same, it only cannot show on its own that it rewrites nothing
+    runs_after = [engine != "spark" or i != len(BATCHES) - 2 for i in range(len(BATCHES))]
     stamps = []
-    for batch in BATCHES:
+    for batch, run in zip(BATCHES, runs_after, strict=True):
         load_batch(incremental.raw, **batch)
         load_batch(full.raw, **batch)
-        incremental.dbt(args)
-        stamps.append(incremental.query("select max(_processed_at) from main.biz_sessions")[0][0])
+        if run:
+            incremental.dbt(args)
+            stamps.append(incremental.query("select max(_processed_at) from main.biz_sessions")[0][0])
     full.dbt(["build", "--full-refresh", "--exclude", "test_type:unit"])
 
     differences = mart_differences(incremental, full, tables=MARTS)
@@ -154,4 +158,5 @@ def test_incremental_runs_equal_full_refresh(engine, new_warehouse, tmp_path):
     kept = incremental.query("select distinct _processed_at from main.biz_sessions where cookie_id = 'c5'")
     assert kept == [(stamps[0],)]
     # the unfinished load alone gave the last run nothing to rewrite
-    assert stamps[-1] == stamps[-2]
+    if len(stamps) == len(BATCHES):
+        assert stamps[-1] == stamps[-2]
