@@ -34,8 +34,8 @@ Rules, so scenario tests can predict the marts:
 - Converted leads (`converted`, default 3, Salesforce): the first open synced leads; the new contact has the
   lead's email and was created a day after the lead's last change; the lead gets IsConverted, Status
   "Closed - Converted", ConvertedContactId/AccountId/Date and a bumped LastModifiedDate.
-- Salesforce ids minted here look like `00Q9Z0000000000001` (prefix + `9Z0000` + serial); Dynamics ids are
-  GUIDs drawn from the seed.
+- Salesforce ids minted here are 18-character ids like `00Q9Z0000000001UAA` (prefix + `9Z0` + serial, then
+  Salesforce's case checksum); Dynamics ids are GUIDs drawn from the seed.
 - Created/modified dates: the Marketo `createdAt` / `updatedAt` (the sync created the CRM record);
   SystemModstamp = LastModifiedDate.
 - Nothing is deleted at generation time; use the emulators' `delete()` for delete scenarios.
@@ -54,6 +54,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
+
+from loaders.common.salesforce_ids import salesforce_id_18
 
 LEAD_STATUSES = ["Open - Not Contacted", "Working - Contacted", "Closed - Not Converted"]
 LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"]
@@ -131,7 +133,7 @@ class _SalesforceBuilder:
 
     def _next_id(self, prefix: str) -> str:
         self._serial += 1
-        return f"{prefix}9Z0000{self._serial:09d}"
+        return salesforce_id_18(f"{prefix}9Z0{self._serial:09d}")
 
     def _stamps(self, row: dict) -> dict:
         created, modified = _utc(row["createdAt"]), _utc(row.get("updatedAt") or row["createdAt"])

@@ -12,7 +12,7 @@ from loaders.__main__ import main
 from sandbox.crm import generate_crm
 from sandbox.dynamics import DynamicsEmulator
 from sandbox.marketo import MarketoEmulator
-from sandbox.people import generate_deleted, generate_leads
+from sandbox.people import generate_leads
 from sandbox.salesforce import SalesforceEmulator
 from tests.support import query, run_dbt
 
@@ -47,7 +47,7 @@ def built(tmp_path_factory):
     for key, value in env.items():
         mp.setenv(key, value)
     try:
-        with MarketoEmulator(leads, generate_deleted(leads, 0.02, seed=5), workdir=tmp / "emu") as mkto:
+        with MarketoEmulator(leads, workdir=tmp / "emu", status_update_seconds=0) as mkto:
             for key, value in {
                 "BASE_URL": mkto.base_url,
                 "CLIENT_ID": mkto.client_id,
