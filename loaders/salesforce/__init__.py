@@ -32,6 +32,7 @@ from dlt.sources import DltResource
 
 from loaders.common import LoaderError, Progress, StopWithProgress
 from loaders.common.crm import LoadReport, parse_start_date
+from loaders.common.salesforce_ids import salesforce_id_18
 from loaders.salesforce.client import RequestLimitExceeded, SalesforceClient
 
 # The raw landing contract (SPEC.md): always requested, whatever describe says is standard or custom.
@@ -126,6 +127,8 @@ def type_value(sf_type: str, value: Any) -> Any:
         return int(value)
     if sf_type in ("double", "currency", "percent"):
         return float(value)
+    if sf_type in ("id", "reference"):
+        return salesforce_id_18(value)  # the API sends 18 characters; a 15-character id is the same record
     return value
 
 
