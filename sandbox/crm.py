@@ -44,6 +44,7 @@ Rules, so scenario tests can predict the marts:
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -467,6 +468,8 @@ class HttpEmulator:
 
     def __init__(self) -> None:
         self.stats: Counter[str] = Counter()
+        # set before start() to serve https (the vendors' own client libraries refuse plain http)
+        self.ssl_context: ssl.SSLContext | None = None
         self._lock = threading.RLock()
         self._faults: list[_Fault] = []
         self._server: ThreadingHTTPServer | None = None
@@ -489,6 +492,8 @@ class HttpEmulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.ssl_context is not None:
+            self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -510,7 +515,7 @@ class HttpEmulator:
         if not self._server:
             raise RuntimeError("emulator not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.ssl_context else 'http'}://{host}:{port}"
 
     # fault switches
     def fail_with(self, path_contains: str, response: Callable[[], Response], times: int = 1) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import requests
+from simple_salesforce import Salesforce
 
+from loaders.common.salesforce_ids import salesforce_id_18
 from sandbox.crm import generate_crm
 from sandbox.dynamics import DynamicsEmulator
 from sandbox.salesforce import SalesforceEmulator
+from tests.support import self_signed_tls
 
 
 def marketo_persons() -> pd.DataFrame:
@@ -81,9 +84,11 @@ def test_salesforce_describe_and_query_paging(salesforce):
     soql = "SELECT Id, Email, SystemModstamp FROM Lead ORDER BY SystemModstamp, Id"
     body = body_first = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q=soql).json()
     total, records = body["totalSize"], list(body["records"])
-    assert body["done"] is False and len(records) == 25
+    # a page holds at most the batch size, often fewer ("no guarantee that the requested batch size is the
+    # actual batch size"); the locator says where the next page starts
+    assert body["done"] is False and 5 <= len(records) <= 25
     assert body["nextRecordsUrl"].startswith("/services/data/v61.0/query/01g")
-    assert body["nextRecordsUrl"].endswith("-25")
+    assert body["nextRecordsUrl"].endswith(f"-{len(records)}")
     first = records[0]
     assert first["attributes"] == {"type": "Lead", "url": f"/services/data/v61.0/sobjects/Lead/{first['Id']}"}
     assert first["SystemModstamp"].endswith("+0000") and len(first["SystemModstamp"]) == 28
@@ -91,10 +96,12 @@ def test_salesforce_describe_and_query_paging(salesforce):
         body = sf_get(salesforce, body["nextRecordsUrl"], tok).json()
         records += body["records"]
     assert "nextRecordsUrl" not in body and len(records) == total == len(salesforce.records("Lead"))
+    assert len(set(salesforce.page_sizes[:-1])) > 1 and max(salesforce.page_sizes) <= 25
     stamps = [(r["SystemModstamp"], r["Id"]) for r in records]
     assert stamps == sorted(stamps)
     locator_url = body_first["nextRecordsUrl"].replace("/query/", "/queryAll/")
-    assert sf_get(salesforce, locator_url, tok).json()["records"] == records[25:50]
+    second = sf_get(salesforce, locator_url, tok).json()["records"]
+    assert second == records[len(body_first["records"]) : len(body_first["records"]) + len(second)]
     assert sf_get(salesforce, "/services/data/v61.0/query/01gFFFFFFFFFFFF-25", tok).json()[0]["errorCode"] == (
         "INVALID_QUERY_LOCATOR"
     )
@@ -149,6 +156,53 @@ def test_salesforce_error_bodies(salesforce):
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok)
     assert salesforce.stats["faults"] == 3
+
+
+def test_salesforce_query_leaves_deleted_out_and_every_response_reports_api_usage(salesforce):
+    tok = token(salesforce)
+    lead = salesforce.records("Lead")[0]["Id"]
+    salesforce.delete("Lead", [lead])
+
+    def ids(resource: str) -> set[str]:
+        body = sf_get(salesforce, f"/services/data/v61.0/{resource}", tok, q="SELECT Id FROM Lead").json()
+        out = {r["Id"] for r in body["records"]}
+        while not body["done"]:
+            body = sf_get(salesforce, body["nextRecordsUrl"], tok).json()
+            out |= {r["Id"] for r in body["records"]}
+        return out
+
+    assert lead in ids("queryAll") and lead not in ids("query")
+    assert ids("queryAll") - ids("query") == {lead}
+    salesforce.daily_api_limit, salesforce.api_usage = 1000, 998
+    first = sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok)
+    assert first.status_code == 200 and first.headers["Sforce-Limit-Info"] == "api-usage=999/1000"
+    assert sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok).status_code == 200
+    over = sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok)
+    assert over.status_code == 403 and over.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    assert over.headers["Sforce-Limit-Info"] == "api-usage=1000/1000"
+
+
+def test_simple_salesforce_reads_the_emulator(tmp_path, monkeypatch):
+    """simple-salesforce (it only speaks https, so the emulator serves TLS here) pages through query and
+    queryAll, and reads the org's API usage from the Sforce-Limit-Info header."""
+    context, ca_file = self_signed_tls(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    crm = generate_crm(marketo_persons())
+    emu = SalesforceEmulator(crm["sf_lead"], crm["sf_contact"], crm["sf_account"], page_size=200)
+    emu.ssl_context = context
+    extra = [{"Id": salesforce_id_18(f"00Q9Z0{i:09d}"), "Email": f"x{i}@bulk.example"} for i in range(1, 1200)]
+    with emu:
+        emu.upsert("Lead", extra)
+        gone = extra[0]["Id"]
+        emu.delete("Lead", [gone])
+        sf = Salesforce(instance_url=emu.base_url, session_id=token(emu), version="61.0")
+        live = sf.query_all("SELECT Id, Email FROM Lead")
+        every = sf.query_all("SELECT Id, IsDeleted FROM Lead", include_deleted=True)
+        assert live["totalSize"] == len(live["records"]) == len(emu.records("Lead")) - 1
+        assert gone in {r["Id"] for r in every["records"]} - {r["Id"] for r in live["records"]}
+        assert len(emu.page_sizes) > 2 * len(emu.records("Lead")) // 200  # pages of fewer than 200, paged through
+        assert sf.api_usage["api-usage"].used == emu.api_usage and sf.api_usage["api-usage"].total == 100_000
+        assert {f["name"] for f in sf.Lead.describe()["fields"]} >= {"Id", "Email", "IsDeleted"}
 
 
 def test_generate_crm_is_consistent_with_marketo_persons():

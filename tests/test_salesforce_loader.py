@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -202,7 +203,8 @@ def test_persistent_error_keeps_pages_read_and_the_next_run_resumes(emulator, wa
     emulator.fail_next("/query/01g", 500, "UNKNOWN_EXCEPTION", times=1000)
     assert main(["salesforce"]) == 2
     assert "What was read before the error is loaded" in capsys.readouterr().err
-    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(40,)]
+    # Lead's first page (fewer than the batch size of 40, as Salesforce's pages often are) is kept
+    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(emulator.page_sizes[0],)]
     emulator.clear_faults()
     assert main(["salesforce"]) == 0
     assert_matches(emulator, warehouse)
@@ -214,9 +216,33 @@ def test_request_limit_exceeded_stops_cleanly_and_resumes(emulator, warehouse, c
     assert main(["salesforce"]) == 3
     err = capsys.readouterr().err
     assert "daily API request limit" in err and "resumes" in err
-    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(40,)]
+    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(emulator.page_sizes[0],)]
 
     emulator.clear_faults()
+    assert main(["salesforce"]) == 0
+    assert_matches(emulator, warehouse)
+
+
+def test_slows_down_as_the_orgs_api_allowance_runs_low_and_stops_before_it_is_spent(
+    emulator, warehouse, monkeypatch, capsys
+):
+    """Sforce-Limit-Info says how much of the org's 24-hour allowance is used: past API_USAGE_SLOWDOWN the
+    loader spaces its calls, at API_USAGE_STOP it stops cleanly, leaving the rest to the org's other
+    integrations (the Marketo sync among them) instead of running into REQUEST_LIMIT_EXCEEDED."""
+    emulator.daily_api_limit, emulator.api_usage = 1000, 900
+    for key, value in {"API_USAGE_SLOWDOWN": "0.9", "API_USAGE_STOP": "0.915", "API_USAGE_MAX_WAIT": "0.3"}.items():
+        monkeypatch.setenv(f"SOURCES__SALESFORCE__{key}", value)
+    assert main(["salesforce"]) == 3
+    err = capsys.readouterr().err
+    assert "92% used" in err and "API_USAGE_STOP" in err and "resumes" in err
+    assert emulator.api_usage == 915 and emulator.stats["errors"] == 0  # never refused by Salesforce
+    gaps = [b - a for a, b in pairwise(emulator.call_times[1:])]
+    assert min(gaps) >= 0.3 * (901 - 900) / 15  # every call after the first response waited its share
+    assert sum(gaps) >= 0.3 * sum(range(1, 14)) / 15
+    loaded = query(warehouse, "select count(*) from raw_salesforce.lead")[0][0]
+    assert 0 < loaded < len(emulator.records("Lead"))
+
+    emulator.api_usage = 0  # the rolling 24 hours freed requests
     assert main(["salesforce"]) == 0
     assert_matches(emulator, warehouse)
 
