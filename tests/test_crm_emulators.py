@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 import requests
+from azure.core.credentials import AccessToken
+from PowerPlatform.Dataverse.client import DataverseClient
 from simple_salesforce import Salesforce
 
 from loaders.common.salesforce_ids import salesforce_id_18
@@ -358,6 +362,54 @@ def test_dynamics_error_bodies_and_faults(dynamics):
     dynamics.upsert("accounts", [{"accountid": "a-new", "name": "New"}])
     new = [r for r in dynamics.records("accounts") if r["accountid"] == "a-new"][0]
     assert new["createdon"] == new["modifiedon"] and new["createdon"].tzinfo is not None
+
+
+def test_dynamics_top_caps_the_query_and_pages_within_it(dynamics):
+    tok = dv_token(dynamics).json()["access_token"]
+    query = {"$select": "leadid", "$orderby": "leadid asc"}
+    every = [r["leadid"] for r in dv_get(dynamics, "/api/data/v9.2/leads", tok, 5000, **query).json()["value"]]
+    assert len(every) > 7
+    alone = dv_get(dynamics, "/api/data/v9.2/leads", tok, 5000, **query, **{"$top": "7"}).json()
+    assert [r["leadid"] for r in alone["value"]] == every[:7] and "@odata.nextLink" not in alone
+    # with a smaller page size: pages of that size, and no page past the 7th row
+    body = dv_get(dynamics, "/api/data/v9.2/leads", tok, 3, **query, **{"$top": "7"}).json()
+    pages = [body["value"]]
+    while "@odata.nextLink" in body:
+        body = dv_get(dynamics, body["@odata.nextLink"], tok, 3).json()
+        pages.append(body["value"])
+    assert [len(p) for p in pages] == [3, 3, 1] and [r["leadid"] for p in pages for r in p] == every[:7]
+    bad = dv_get(dynamics, "/api/data/v9.2/leads", tok, **{"$top": "0"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "0x80060888"
+
+
+class EmulatorCredential:
+    """An azure-core TokenCredential that asks the emulator's Entra ID token endpoint, as a client secret
+    credential would ask login.microsoftonline.com."""
+
+    def __init__(self, emu: DynamicsEmulator) -> None:
+        self.emu = emu
+
+    def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+        body = dv_token(self.emu, scope=scopes[0]).json()
+        return AccessToken(body["access_token"], int(time.time()) + body["expires_in"])
+
+
+def test_dataverse_client_reads_the_emulator(tmp_path, monkeypatch):
+    """Microsoft's Dataverse client (https only, so the emulator serves TLS here) finds the entity set from
+    EntityDefinitions, pages with Prefer: odata.maxpagesize and caps with $top."""
+    context, ca_file = self_signed_tls(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    crm = generate_crm(dynamics_persons())
+    emu = DynamicsEmulator(crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"])
+    emu.ssl_context = context
+    with emu, DataverseClient(emu.base_url, EmulatorCredential(emu)) as client:
+        leads = client.records.list("lead", select=["leadid", "emailaddress1"], page_size=7)
+        assert sorted(r["leadid"] for r in leads) == sorted(r["leadid"] for r in emu.records("leads"))
+        next_pages = emu.stats["next_page"]
+        assert next_pages + 1 == -(-len(leads) // 7) > 2
+        contacts = client.records.list("contact", select=["contactid"], top=5, page_size=2)
+        # pages of 2, 2 and 1 rows, none past the fifth
+        assert len(contacts) == 5 and emu.stats["next_page"] - next_pages == 2
 
 
 def test_generate_crm_for_dynamics_persons():
