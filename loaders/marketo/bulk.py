@@ -54,7 +54,7 @@ class Window:
 
 @dataclass
 class JobOptions:
-    poll_interval: float = 30.0
+    poll_interval: float = 60.0
     job_timeout: float = 3 * 3600.0
     download_attempts: int = 5
 
