@@ -415,7 +415,7 @@ class MarketoLoad:
             "created_from": _parse_iso(p["start"]),
             "created_to": _parse_iso(p["last_completed"]),
             "read_from": _parse_iso(p["read_from"]),
-            "completed_at": self.now,
+            "completed_at": datetime.now(UTC).replace(microsecond=0),
         }
         self.commit({"complete_exports": [row]})
 
