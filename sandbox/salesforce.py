@@ -139,7 +139,7 @@ class SalesforceEmulator(HttpEmulator):
                 record = {k: _python(v) for k, v in row.items()}
                 self._records[name][record["Id"]] = record
         self._tokens: set[str] = set()
-        self._cursors: dict[str, tuple[list[dict], int]] = {}
+        self._cursors: dict[str, tuple[list[dict], int, str]] = {}
         self._limit_exceeded = False
 
     # ---------------------------------------------------------------------------------------- switches
@@ -307,7 +307,7 @@ class SalesforceEmulator(HttpEmulator):
         snapshot = [self._render(sobject, row, fields) for row in rows]
         locator = "01g" + secrets.token_hex(6).upper()
         with self._lock:
-            self._cursors[locator] = (snapshot, batch_size)
+            self._cursors[locator] = (snapshot, batch_size, soql)
         return self._page(locator, 0)
 
     def _query_more(self, locator: str, offset: int) -> Response:
@@ -317,10 +317,10 @@ class SalesforceEmulator(HttpEmulator):
         return self._page(locator, offset)
 
     def _page(self, locator: str, offset: int) -> Response:
-        snapshot, batch_size = self._cursors[locator]
+        snapshot, batch_size, soql = self._cursors[locator]
         size = batch_size
-        if self.vary_page_sizes:  # seeded by the page, so a page asked for again is the same page
-            size = random.Random(f"{locator}-{offset}").randint(max(1, batch_size // 5), batch_size)
+        if self.vary_page_sizes:  # seeded by the query and the page: the same query pages the same way
+            size = random.Random(f"{soql}-{offset}").randint(max(1, batch_size // 5), batch_size)
         page = snapshot[offset : offset + size]
         done = offset + size >= len(snapshot)
         body: dict[str, Any] = {"totalSize": len(snapshot), "done": done, "records": page}

