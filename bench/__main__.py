@@ -114,7 +114,7 @@ def bench_marketo(sc: Scale) -> list[Row]:
         "SOURCES__MARKETO__COMPANY_REFRESH_DAYS": "-1",
     }
     emu_dir = sc.work / "emu"
-    with MarketoEmulator(sc.leads, [], workdir=emu_dir) as emu:
+    with MarketoEmulator(sc.leads, [], workdir=emu_dir, status_update_seconds=0) as emu:
         env.update(
             {
                 "SOURCES__MARKETO__BASE_URL": emu.base_url,

@@ -44,6 +44,13 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "_read_at": "timestamptz",
     },
     "raw_marketo.deleted_leads": {"id": "bigint", "lead_id": "bigint", "activity_date": "timestamptz"},
+    "raw_marketo.leads_rejected": {"id": "varchar", "_read_at": "timestamptz"},
+    "raw_marketo.complete_exports": {
+        "created_from": "timestamptz",
+        "created_to": "timestamptz",
+        "read_from": "timestamptz",
+        "completed_at": "timestamptz",
+    },
     "raw_marketo.lead_company_fields": {
         "id": "bigint",
         "company": "varchar",

@@ -27,6 +27,14 @@ create or replace temp macro url_without_query(u) as nullif(string_split(string_
 
 create or replace temp macro utm(u, name) as nullif(regexp_extract(u, '[?&]' || name || '=([^&#]*)', 1), '');
 
+-- a Salesforce id in its 18-character form: a 15-character id gets its three case-checksum characters
+create or replace temp macro sf_id_chunk(i, k) as
+    substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ012345', 1 + list_sum([
+        case when substr(i, k * 5 + b + 1, 1) <> lower(substr(i, k * 5 + b + 1, 1)) then 2 ** b else 0 end
+        for b in range(5)])::int, 1);
+create or replace temp macro sf_id(i) as
+    case when length(i) = 15 then i || sf_id_chunk(i, 0) || sf_id_chunk(i, 1) || sf_id_chunk(i, 2) else i end;
+
 create or replace temp table free_mail_domains as
 select unnest([
     'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.uk', 'yahoo.fr', 'ymail.com', 'rocketmail.com',
@@ -44,9 +52,9 @@ create or replace temp table marketo_persons as
 with leads as (
     select
         cast(id as varchar) as lead_id,
-        nullif(trim(sfdc_lead_id), '') as sfdc_lead_id,
-        nullif(trim(sfdc_contact_id), '') as sfdc_contact_id,
-        nullif(trim(sfdc_account_id), '') as sfdc_account_id,
+        sf_id(nullif(trim(sfdc_lead_id), '')) as sfdc_lead_id,
+        sf_id(nullif(trim(sfdc_contact_id), '')) as sfdc_contact_id,
+        sf_id(nullif(trim(sfdc_account_id), '')) as sfdc_account_id,
         nullif(trim(msft_lead_id), '') as msft_lead_id,
         nullif(trim(msft_contact_id), '') as msft_contact_id,
         nullif(trim(msft_account_id), '') as msft_account_id,
@@ -62,8 +70,22 @@ with leads as (
         _read_at
     from plain.src_marketo_leads
 ),
+-- gone from Marketo: a delete activity, or not read by a complete export of the person's createdAt range
+last_reads as (
+    select lead_id, max(read_at) as read_at from (
+        select lead_id, _read_at as read_at from leads
+        union all select cast(id as varchar), _read_at from plain.src_marketo_lead_company_fields
+        union all select nullif(trim(id), ''), _read_at from plain.src_marketo_leads_rejected
+    ) group by 1
+),
 deletes as (
-    select cast(lead_id as varchar) as lead_id from plain.src_marketo_deleted_leads group by 1
+    select cast(lead_id as varchar) as lead_id from plain.src_marketo_deleted_leads
+    union
+    select l.lead_id
+    from leads l
+    join plain.src_marketo_complete_exports e on l.created_at between e.created_from and e.created_to
+    left join last_reads r on l.lead_id = r.lead_id
+    where r.read_at is null or r.read_at < e.read_from
 )
 select
     l.lead_id as person_id,
@@ -108,15 +130,17 @@ left join deletes d on l.lead_id = d.lead_id;
 -- CRM persons: Salesforce and Dynamics leads and contacts; a converted lead and its contact are two persons
 create or replace temp table crm_persons as
 select
-    id as person_id, nullif(trim(converted_account_id), '') as account_id,
-    nullif(trim(converted_contact_id), '') as converted_contact_id, 'salesforce' as crm_system, 'lead' as person_type,
+    sf_id(id) as person_id, sf_id(nullif(trim(converted_account_id), '')) as account_id,
+    sf_id(nullif(trim(converted_contact_id), '')) as converted_contact_id, 'salesforce' as crm_system,
+    'lead' as person_type,
     norm_email(email) as email, nullif(trim(company), '') as company, nullif(trim(website), '') as website,
     lead_source, status as bizible_stage, coalesce(is_converted, false) as is_converted,
     coalesce(is_deleted, false) as is_deleted, converted_date, created_date, last_modified_date as modified_date
 from plain.src_salesforce_lead
 union all
 select
-    id, nullif(trim(account_id), ''), null, 'salesforce', 'contact', norm_email(email), null, null, lead_source,
+    sf_id(id), sf_id(nullif(trim(account_id), '')), null, 'salesforce', 'contact', norm_email(email), null, null,
+    lead_source,
     null, false, coalesce(is_deleted, false), null, created_date, last_modified_date
 from plain.src_salesforce_contact
 union all
@@ -147,7 +171,7 @@ select
 from plain.src_dynamics_contacts;
 
 create or replace temp table crm_accounts as
-select id as account_id, 'salesforce' as crm_system, nullif(trim(name), '') as name,
+select sf_id(id) as account_id, 'salesforce' as crm_system, nullif(trim(name), '') as name,
     nullif(trim(website), '') as website, url_domain(website) as domain, coalesce(is_deleted, false) as is_deleted,
     created_date, last_modified_date as modified_date
 from plain.src_salesforce_account

@@ -34,8 +34,8 @@ Rules, so scenario tests can predict the marts:
 - Converted leads (`converted`, default 3, Salesforce): the first open synced leads; the new contact has the
   lead's email and was created a day after the lead's last change; the lead gets IsConverted, Status
   "Closed - Converted", ConvertedContactId/AccountId/Date and a bumped LastModifiedDate.
-- Salesforce ids minted here look like `00Q9Z0000000000001` (prefix + `9Z0000` + serial); Dynamics ids are
-  GUIDs drawn from the seed.
+- Salesforce ids minted here are 18-character ids like `00Q9Z0000000001UAA` (prefix + `9Z0` + serial, then
+  Salesforce's case checksum); Dynamics ids are GUIDs drawn from the seed.
 - Created/modified dates: the Marketo `createdAt` / `updatedAt` (the sync created the CRM record);
   SystemModstamp = LastModifiedDate.
 - Nothing is deleted at generation time; use the emulators' `delete()` for delete scenarios.
@@ -44,6 +44,7 @@ Rules, so scenario tests can predict the marts:
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -54,6 +55,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
+
+from loaders.common.salesforce_ids import salesforce_id_18
 
 LEAD_STATUSES = ["Open - Not Contacted", "Working - Contacted", "Closed - Not Converted"]
 LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"]
@@ -131,7 +134,7 @@ class _SalesforceBuilder:
 
     def _next_id(self, prefix: str) -> str:
         self._serial += 1
-        return f"{prefix}9Z0000{self._serial:09d}"
+        return salesforce_id_18(f"{prefix}9Z0{self._serial:09d}")
 
     def _stamps(self, row: dict) -> dict:
         created, modified = _utc(row["createdAt"]), _utc(row.get("updatedAt") or row["createdAt"])
@@ -465,6 +468,8 @@ class HttpEmulator:
 
     def __init__(self) -> None:
         self.stats: Counter[str] = Counter()
+        # set before start() to serve https (the vendors' own client libraries refuse plain http)
+        self.ssl_context: ssl.SSLContext | None = None
         self._lock = threading.RLock()
         self._faults: list[_Fault] = []
         self._server: ThreadingHTTPServer | None = None
@@ -487,6 +492,8 @@ class HttpEmulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.ssl_context is not None:
+            self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -508,7 +515,7 @@ class HttpEmulator:
         if not self._server:
             raise RuntimeError("emulator not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.ssl_context else 'http'}://{host}:{port}"
 
     # fault switches
     def fail_with(self, path_contains: str, response: Callable[[], Response], times: int = 1) -> None:

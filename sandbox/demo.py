@@ -123,7 +123,8 @@ def _demo(target: str, target_env: dict[str, str]) -> int:
         **target_env,
     }
     destination = TARGETS[target]
-    with MarketoEmulator(leads, deleted, workdir=REPO / "sandbox" / "data" / "marketo") as marketo:
+    # fast mode: a job's status changes on every poll instead of at most once a minute, as in Marketo
+    with MarketoEmulator(leads, workdir=REPO / "sandbox" / "data" / "marketo", status_update_seconds=0) as marketo:
         step(f"Marketo emulator on {marketo.base_url}; loading with `python -m loaders marketo`")
         env.update(
             {
@@ -134,6 +135,10 @@ def _demo(target: str, target_env: dict[str, str]) -> int:
                 "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.2",
             }
         )
+        run([sys.executable, "-m", "loaders", "marketo", *destination], env)
+        deleted_ids = sorted({d["leadId"] for d in deleted})
+        marketo.delete_leads(deleted_ids)
+        step(f"{len(deleted_ids)} persons deleted in Marketo since; the next run picks the deletes up (B12)")
         run([sys.executable, "-m", "loaders", "marketo", *destination], env)
 
     crm = generate_crm(leads, seed=seed)

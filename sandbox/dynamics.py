@@ -6,9 +6,14 @@ Endpoints:
   "ext_expires_in": 3599, "access_token"}`; bad credentials → 401 `{"error": "invalid_client",
   "error_description": "AADSTS7000215: ..."}`, a scope not ending in `/.default` → 400 `invalid_scope`.
 - `GET /api/data/v9.2/{leads|contacts|accounts}` with `$select`, `$filter=modifiedon ge|gt <datetime>`
-  (or none), `$orderby=col [asc|desc], ...`, `Prefer: odata.maxpagesize=N` → `{"@odata.context", "value":
-  [{"@odata.etag", ...}], "@odata.nextLink"?}`; the nextLink is absolute and carries an opaque
-  `$skiptoken`; `Preference-Applied` echoes the page size. Lookups appear as `_<name>_value`.
+  (or none), `$orderby=col [asc|desc], ...`, `$top=N`, `Prefer: odata.maxpagesize=N` → `{"@odata.context",
+  "value": [{"@odata.etag", ...}], "@odata.nextLink"?}`; the nextLink is absolute and carries an opaque
+  `$skiptoken`; `Preference-Applied` echoes the page size. Lookups appear as `_<name>_value`. Pages hold at
+  most 5,000 rows (a larger maxpagesize is ignored, as Dataverse does). `$top` caps the rows of the whole
+  query, OData's meaning, which Microsoft's Dataverse client relies on: with a smaller maxpagesize the rows
+  come in pages of that size, and no nextLink leads past the `$top`-th row.
+- `GET /api/data/v9.2/EntityDefinitions?$select=...&$filter=LogicalName eq 'lead'` → the table's
+  `LogicalName`, `EntitySetName`, `PrimaryIdAttribute` (how Microsoft's Dataverse client finds entity sets).
 
 Errors use Dataverse's body `{"error": {"code", "message"}}`: unknown column 400 (0x80060888), bad
 `$filter` 400 (0x80060888), throttling 429 with `Retry-After` (seconds; 0x80072322). A missing or expired
@@ -171,6 +176,8 @@ class DynamicsEmulator(HttpEmulator):
                 {"Retry-After": str(self._retry_after)},
             )
         entity = request.path[len(API) + 1 :].strip("/")
+        if entity == "EntityDefinitions":
+            return self._entity_definitions(request.query.get("$filter", ""))
         if entity not in PRIMARY_KEYS:
             return self._error(404, "0x80060888", f"Resource not found for the segment '{entity}'.")
         if "$skiptoken" in request.query:
@@ -248,12 +255,30 @@ class DynamicsEmulator(HttpEmulator):
         page_size = self.page_size
         if match := re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("prefer", "")):
             page_size = min(int(match.group(1)), 5000)
+        if "$top" in request.query:
+            top = request.query["$top"]
+            if not top.isdigit() or int(top) < 1:
+                return self._error(400, "0x80060888", f"Invalid value for $top: '{top}'.")
+            rows = rows[: int(top)]
         snapshot = [self._render(r, select, key) for r in rows]
         token = secrets.token_hex(8)
         context = f"{self.base_url}{API}/$metadata#{entity}({','.join(select)})"
         with self._lock:
             self._cursors[token] = (snapshot, context)
         return self._page(entity, token, 0, page_size, request.query)
+
+    def _entity_definitions(self, flt: str) -> Response:
+        match = re.fullmatch(r"\s*LogicalName\s+eq\s+'(\w+)'\s*", flt)
+        if not match:
+            return self._error(400, "0x80060888", f"Syntax error or unsupported clause in $filter: '{flt}'.")
+        logical = match.group(1)
+        entity_set = next((e for e, name in ENTITY_TYPES.items() if name == logical), None)
+        value = []
+        if entity_set is not None:
+            value = [
+                {"LogicalName": logical, "EntitySetName": entity_set, "PrimaryIdAttribute": PRIMARY_KEYS[entity_set]}
+            ]
+        return Response(200, {"@odata.context": f"{self.base_url}{API}/$metadata#EntityDefinitions", "value": value})
 
     def _next_page(self, entity: str, query: dict[str, str]) -> Response:
         self.stats["next_page"] += 1

@@ -1,17 +1,27 @@
 """A wire-compatible Marketo REST + Bulk Lead Extract emulator on 127.0.0.1.
 
-It speaks what the loader uses, the way Marketo does: OAuth client credentials, the JSON envelope (HTTP 200
-with `success:false` and string error codes), `leads/describe.json`, the deleted-leads activity feed with
-paging tokens, and the Bulk Lead Extract job lifecycle (create, enqueue, status, file with `Range`, cancel)
-with Marketo's limits: 31-day filters inclusive at both ends, 2 jobs processing, 10 queued, a daily export
-quota, 100 calls per 20 s and 10 concurrent calls.
+It speaks what the loader uses, the way Marketo does, oddities included: OAuth client credentials, the JSON
+envelope (HTTP 200 with `success:false` and string error codes; an unknown path is error 610),
+`leads/describe.json`, the deleted-leads activity feed, and the Bulk Lead Extract job lifecycle (create,
+enqueue, status, file with `Range`, cancel) with Marketo's limits: 31-day filters inclusive at both ends, 2 jobs
+processing, 10 queued, a daily export quota, 100 calls per 20 s and 10 concurrent calls.
+
+What Adobe documents and a loader must cope with, on by default:
+- `activities/deletedleads.json` scans the activity log in blocks (`delete_scan_block`, one day): a block
+  without deletes answers a page with no `result`, `moreResult: true` and a `nextPageToken` that moved on;
+  a block with a few deletes answers a short page, still `moreResult: true`. `moreResult` is false once the
+  scan reaches the present.
+- Delete activities are pruned after `delete_retention_days` (14): older ones never show in the feed.
+  A deleted person is gone from every export (`add_deletes`).
+- A job's status changes at most every `status_update_seconds` (60) of real time. `status_update_seconds=0`
+  is the fast mode for tests and the demo: every `status.json` call is then one tick of the export
+  scheduler, so a test never waits on wall-clock time.
+- `file.json` of a job that is not Completed, or of an unknown export id, answers HTTP 404 with a
+  plain-text body.
 
 Tests switch faults on per call (`fail_next`) or per behaviour (plain attributes such as
 `stuck_in_queue`, `cut_download_after`, `checksum_mismatch_times`), change the data between loader runs
 (`upsert_leads`, `set_company_fields`, `add_deletes`), and read `stats` to assert on what the client did.
-
-Jobs advance deterministically: every `status.json` call is one tick of the export scheduler, so a test never
-waits on wall-clock time.
 
 Run the demo server with `python -m sandbox.marketo --persons 5000 --seed 1 --port 0`.
 """
@@ -56,6 +66,10 @@ MAX_QUEUED_JOBS = 10  # Marketo counts the processing jobs in the queue too
 MAX_CONCURRENT_CALLS = 10
 MAX_BATCH_SIZE = 300
 DELETE_LEAD_ACTIVITY_TYPE = 37
+# Adobe: "Deletions older than 14 days may be pruned"; "status only updates once every 60 seconds"
+DELETE_RETENTION_DAYS = 14.0
+STATUS_UPDATE_SECONDS = 60.0
+DELETE_SCAN_BLOCK = timedelta(days=1)
 CHUNK_SIZE = 64 * 1024
 # Marketo's export quota resets at midnight US Central, not UTC.
 QUOTA_TIMEZONE = ZoneInfo("America/Chicago")
@@ -393,6 +407,7 @@ class _InjectedFault:
     code: str | int
     times: int
     message: str | None
+    after: int = 0  # matching requests let through before the fault fires
 
 
 class MarketoEmulator:
@@ -408,6 +423,8 @@ class MarketoEmulator:
       cut_download_after        the next file GET announces the full Content-Length but closes the
                                 connection after this many body bytes (once, then None)
       checksum_mismatch_times   the next N file GETs change one byte of the body
+      wrong_checksum_in_status_times  the next N status replies of a Completed job carry a wrong
+                                fileChecksum (the file itself is intact)
       repeat_in_next_export     persons (a frame like upsert_leads takes) written again, after its own rows,
                                 into the next export file (then None): Marketo listing a person twice
       enforce_rate_limits       606 past `rate_limit_calls` per `rate_limit_window` s; 615 past 10 in flight
@@ -425,6 +442,9 @@ class MarketoEmulator:
         workdir: str | Path | None = None,
         line_terminator: str = "\n",
         processing_polls: int = 1,
+        status_update_seconds: float = STATUS_UPDATE_SECONDS,
+        delete_retention_days: float = DELETE_RETENTION_DAYS,
+        delete_scan_block: timedelta = DELETE_SCAN_BLOCK,
         rate_limit_calls: int = 100,
         rate_limit_window: float = 20.0,
         host: str = "127.0.0.1",
@@ -436,6 +456,9 @@ class MarketoEmulator:
         self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
         self.line_terminator = line_terminator
         self.processing_polls = processing_polls
+        self.status_update_seconds = status_update_seconds
+        self.delete_retention_days = delete_retention_days
+        self.delete_scan_block = delete_scan_block
         self.rate_limit_calls, self.rate_limit_window = rate_limit_calls, rate_limit_window
         self.host, self.port = host, port
         self._tempdir: tempfile.TemporaryDirectory | None = None
@@ -453,6 +476,7 @@ class MarketoEmulator:
         self.file_404_times: int = 0
         self.cut_download_after: int | None = None
         self.checksum_mismatch_times: int = 0
+        self.wrong_checksum_in_status_times: int = 0
         self.repeat_in_next_export: pd.DataFrame | None = None
         self.enforce_rate_limits: bool = True
         self.response_delay: float = 0.0
@@ -584,7 +608,9 @@ class MarketoEmulator:
                 self._leads.loc[mask, name] = value
 
     def add_deletes(self, rows: Iterable[dict]) -> None:
-        """Append delete-person activities `{"leadId", "activityDate"}`; each gets the next activity id."""
+        """Delete persons: append delete-person activities `{"leadId", "activityDate"}` (each gets the next
+        activity id) and take the persons out of every later export, as Marketo does. An id that names no
+        person (already deleted, or never exported) still gets its activity."""
         rows = list(rows)
         if not rows:
             return
@@ -604,6 +630,12 @@ class MarketoEmulator:
             added = pd.DataFrame({"id": ids, "leadId": lead_ids, "activityDate": dates, "name": labels})
             frames = [frame for frame in (self._deletes, added) if len(frame)]
             self._deletes = pd.concat(frames).sort_values(["activityDate", "id"]).reset_index(drop=True)
+            self._leads = self._leads[~self._leads["id"].isin(lead_ids)].reset_index(drop=True)
+
+    def delete_leads(self, lead_ids: Iterable[int], when: datetime | None = None) -> None:
+        """Delete persons now (or at `when`): `add_deletes` with one activity per id."""
+        stamp = when or datetime.now(UTC)
+        self.add_deletes({"leadId": int(i), "activityDate": stamp} for i in lead_ids)
 
     # ------------------------------------------------------------------------------------ fault knobs
 
@@ -614,11 +646,14 @@ class MarketoEmulator:
             self._tokens = {token: past for token in self._tokens}
             self._current_token = None
 
-    def fail_next(self, path_contains: str, code: str | int, times: int = 1, message: str | None = None) -> None:
-        """The next `times` requests whose path contains `path_contains` fail: a string code as a Marketo
-        envelope error (HTTP 200), an int code as that HTTP status with a short text body."""
+    def fail_next(
+        self, path_contains: str, code: str | int, times: int = 1, message: str | None = None, after: int = 0
+    ) -> None:
+        """The next `times` requests whose path contains `path_contains` fail (once `after` of them went
+        through): a string code as a Marketo envelope error (HTTP 200), an int code as that HTTP status with a
+        short text body."""
         with self._lock:
-            self._faults.append(_InjectedFault(path_contains, code, times, message))
+            self._faults.append(_InjectedFault(path_contains, code, times, message, after))
 
     def export_file_path(self, export_id: str) -> Path | None:
         """Where a Completed job's file sits on disk (for benchmarks that read it directly)."""
@@ -648,7 +683,7 @@ class MarketoEmulator:
         with self._lock:
             self.stats.calls[name] += 1
         if name == "unknown":
-            self._send_text(handler, 404, "Not Found")
+            self._send_error(handler, ApiError("610"))
             return
         if method not in allowed.split():
             self._send_text(handler, 405, "Method Not Allowed")
@@ -695,6 +730,9 @@ class MarketoEmulator:
         with self._lock:
             fault = next((f for f in self._faults if f.path_contains in request.path and f.times > 0), None)
             if fault is None:
+                return False
+            if fault.after > 0:
+                fault.after -= 1
                 return False
             fault.times -= 1
             if fault.times == 0:
@@ -754,9 +792,9 @@ class MarketoEmulator:
         handler.wfile.write(data)
 
     def _send_text(self, handler: _Handler, status: int, text: str) -> None:
-        data = f"<html><body><h1>{text}</h1></body></html>".encode()
+        data = text.encode()
         handler.send_response(status)
-        handler.send_header("Content-Type", "text/html;charset=UTF-8")
+        handler.send_header("Content-Type", "text/plain;charset=UTF-8")
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
@@ -841,6 +879,10 @@ class MarketoEmulator:
         }
 
     def _api_deletedleads(self, request: _Request) -> dict:
+        """One block of the activity log per call, as Marketo scans it: the block starts at the token and
+        spans `delete_scan_block`; a full page ends early (the token then points after its last item), an
+        empty or short block still says `moreResult: true` with the token moved past the block, and the scan
+        stops (`moreResult: false`) once the block reaches the present."""
         token = request.query.get("nextPageToken")
         if not token:
             raise ApiError("1003", "Required parameter 'nextPageToken' is missing")
@@ -850,19 +892,24 @@ class MarketoEmulator:
         except ValueError:
             raise ApiError("1003", f"Invalid value for batchSize: {request.query['batchSize']}") from None
         batch_size = max(1, min(batch_size, MAX_BATCH_SIZE))
+        now = int(time.time())
+        block_end = seconds + max(1, int(self.delete_scan_block.total_seconds()))
+        oldest_kept = now - int(self.delete_retention_days * 86400)
         with self._data_lock:
             log = self._deletes
             epoch = log["activityDate"].dt.tz_convert(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
             ids = log["id"].to_numpy()
             after = (epoch > seconds) | ((epoch == seconds) & (ids > after_id))
-            pending = log[after]
+            pending = log[after & (epoch < block_end) & (epoch >= oldest_kept)]
         page = pending.iloc[:batch_size]
-        more = len(pending) > batch_size
-        if len(page):
+        if len(pending) > batch_size:
             last = page.iloc[-1]
-            next_token = encode_paging_token(last["activityDate"], int(last["id"]))
+            next_token, more = encode_paging_token(last["activityDate"], int(last["id"])), True
+        elif block_end <= now:
+            next_token, more = encode_paging_token(pd.Timestamp(block_end, unit="s", tz=UTC), -1), True
         else:
-            next_token = token
+            # the present: deletes still to come are stamped from now on
+            next_token, more = encode_paging_token(pd.Timestamp(now, unit="s", tz=UTC), -1), False
         items = [
             {
                 "id": int(row.id),
@@ -964,7 +1011,11 @@ class MarketoEmulator:
         with self._lock:
             job = self._job(request.args[0])
             self._tick()
-            return self._envelope([job.describe()])
+            shown = job.describe()
+            if job.status == STATUS_COMPLETED and self.wrong_checksum_in_status_times > 0:
+                self.wrong_checksum_in_status_times -= 1
+                shown["fileChecksum"] = "sha256:" + hashlib.sha256(b"not this file").hexdigest()
+            return self._envelope([shown])
 
     def _api_cancel(self, request: _Request) -> dict:
         with self._lock:
@@ -973,17 +1024,26 @@ class MarketoEmulator:
                 job.status = STATUS_CANCELLED
             return self._envelope([job.describe()])
 
+    def _changes_due(self, since: datetime | None, now: datetime) -> bool:
+        """Whether a job whose status last changed at `since` may change now (always, in fast mode)."""
+        if self.status_update_seconds <= 0 or since is None:
+            return True
+        return (now - since).total_seconds() >= self.status_update_seconds
+
     def _tick(self) -> None:
         """One step of the export scheduler: start queued jobs while fewer than 2 process, then move each
-        processing job on; a job completes after `processing_polls` ticks in Processing."""
-        self._start_queued()
+        processing job on. In fast mode a job completes after `processing_polls` ticks in Processing; in
+        real time each of its changes waits `status_update_seconds` after the one before."""
+        now = datetime.now(UTC)
+        self._start_queued(now)
         for job in [j for j in self._jobs.values() if j.status == STATUS_PROCESSING]:
             job.ticks += 1
-            if job.ticks > self.processing_polls:
+            fast = self.status_update_seconds <= 0
+            if (fast and job.ticks > self.processing_polls) or (not fast and self._changes_due(job.started_at, now)):
                 self._finish(job)
-        self._start_queued()
+        self._start_queued(now)
 
-    def _start_queued(self) -> None:
+    def _start_queued(self, now: datetime) -> None:
         if self.stuck_in_queue:
             return
         queued = sorted((j for j in self._jobs.values() if j.status == STATUS_QUEUED), key=lambda j: j.queued_at)
@@ -991,7 +1051,9 @@ class MarketoEmulator:
             processing = sum(j.status == STATUS_PROCESSING for j in self._jobs.values())
             if processing >= MAX_PROCESSING_JOBS:
                 break
-            job.status, job.started_at, job.ticks = STATUS_PROCESSING, datetime.now(UTC), 0
+            if not self._changes_due(job.queued_at, now):
+                continue
+            job.status, job.started_at, job.ticks = STATUS_PROCESSING, now, 0
             if self.fail_next_job is not None:
                 job.fail_with, self.fail_next_job = self.fail_next_job, None
             self.stats.max_processing_jobs = max(self.stats.max_processing_jobs, processing + 1)
@@ -1028,16 +1090,15 @@ class MarketoEmulator:
     def _api_file(self, request: _Request) -> None:
         handler = request.handler
         with self._lock:
-            job = self._job(request.args[0])
-            if job.status != STATUS_COMPLETED or job.path is None:
-                raise ApiError(
-                    "1003",
-                    f"Export file for '{job.export_id}' is not available: job is {job.status}",
-                    http_status=404,
-                )
-            if self.file_404_times > 0:
+            job = self._jobs.get(request.args[0])
+            # Marketo answers a file it does not have (yet) with a bare 404, not with its JSON envelope
+            missing = job is None or job.status != STATUS_COMPLETED or job.path is None
+            if not missing and self.file_404_times > 0:
                 self.file_404_times -= 1
-                raise ApiError("1003", f"Export file for '{job.export_id}' not found", http_status=404)
+                missing = True
+            if missing:
+                self._send_text(handler, 404, "Not Found")
+                return
             cut_after, self.cut_download_after = self.cut_download_after, None
             corrupt = self.checksum_mismatch_times > 0
             if corrupt:
@@ -1149,6 +1210,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deleted-fraction", type=float, default=0.01, help="share of persons deleted")
     parser.add_argument("--with-dynamics", action="store_true", help="sync persons to Dynamics (msft*)")
     parser.add_argument("--workdir", default=None, help="where export files go (default: a temp dir)")
+    parser.add_argument(
+        "--status-seconds",
+        type=float,
+        default=STATUS_UPDATE_SECONDS,
+        help="a job's status changes at most this often, as in Marketo (default 60; 0 = fast mode, one change per "
+        "status call)",
+    )
     parser.add_argument("--client-id", default="sandbox-client")
     parser.add_argument("--client-secret", default="sandbox-secret")
     args = parser.parse_args(argv)
@@ -1167,6 +1235,7 @@ def main(argv: list[str] | None = None) -> int:
         client_secret=args.client_secret,
         workdir=args.workdir,
         port=args.port,
+        status_update_seconds=args.status_seconds,
     )
     base_url = emulator.start()
     print(f"SOURCES__MARKETO__BASE_URL={base_url}")

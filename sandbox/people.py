@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from loaders.common.salesforce_ids import salesforce_id_18
+
 # Default span: three years up to today's UTC midnight, so that a loader's rolling two-year window (B2)
 # finds most persons recent and about a third of them too old to import.
 DEFAULT_YEARS = 3
@@ -279,8 +281,12 @@ def _companies(m: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _crm_ids(prefix: str, numbers: np.ndarray) -> np.ndarray:
-    """18-character Salesforce-looking ids: a 3-char key prefix, a fixed pod part and a zero-padded number."""
-    return (prefix + "5g0000" + pd.Series(numbers, dtype="int64").astype(str).str.zfill(9)).to_numpy(dtype=object)
+    """18-character Salesforce ids: a 3-char key prefix, a fixed pod part and a zero-padded number make the 15
+    characters, then Salesforce's 3 case-checksum characters. Digits are never upper case, so every id of a
+    prefix shares the checksum of the first."""
+    bodies = prefix + "5g0" + pd.Series(numbers, dtype="int64").astype(str).str.zfill(9)
+    suffix = salesforce_id_18(f"{prefix}5g0000000000")[15:]
+    return (bodies + suffix).to_numpy(dtype=object)
 
 
 def _guids(rng: np.random.Generator, count: int) -> np.ndarray:

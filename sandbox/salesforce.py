@@ -6,12 +6,20 @@ Endpoints:
   `signature`; bad credentials → 400 `{"error": "invalid_client", "error_description": ...}`.
 - `GET /services/data/vNN.0/sobjects/{Object}/describe` → `{"name", "fields": [{name, type, custom,
   nillable, label}]}`; the fields are the frame's columns (custom ones end in `__c`).
-- `GET /services/data/vNN.0/queryAll?q=SOQL` — the SOQL subset the loader sends:
+- `GET /services/data/vNN.0/query?q=SOQL` (live records) and `.../queryAll?q=SOQL` (deleted ones too, with
+  `IsDeleted`) — the SOQL subset the loader and simple-salesforce send:
   `SELECT f1, f2 FROM Object [WHERE SystemModstamp >|>= <datetime>] [ORDER BY SystemModstamp, Id]`
-  → `{"totalSize", "done", "nextRecordsUrl"?, "records": [{"attributes": {"type", "url"}, ...}]}`;
-  deleted rows are included (`IsDeleted`), as queryAll does.
-- `GET /services/data/vNN.0/query/01g...-2000` (or `queryAll/01g...-2000`) — the next page
-  (`nextRecordsUrl`, which says `query` even for a queryAll, as Salesforce's does).
+  → `{"totalSize", "done", "nextRecordsUrl"?, "records": [{"attributes": {"type", "url"}, ...}]}`.
+- `GET /services/data/vNN.0/query/01g...-N` (or `queryAll/01g...-N`) — the next page (`nextRecordsUrl`, which
+  says `query` even for a queryAll, as Salesforce's does; N is the offset of the page's first record).
+
+As Salesforce documents, oddities included:
+- A page holds at most the batch size (2,000, or `Sforce-Query-Options: batchSize=N`, 200..2,000) and often
+  fewer ("there's no guarantee that the requested batch size is the actual batch size"): with
+  `vary_page_sizes` (on by default) each page holds a seeded share of it.
+- Every REST response carries `Sforce-Limit-Info: api-usage=N/M`: the org's API requests of the last 24 hours
+  (`api_usage`, settable, as if other integrations had spent some) against its allowance (`daily_api_limit`).
+  Past the allowance every call answers 403 `REQUEST_LIMIT_EXCEEDED`.
 
 Errors use Salesforce's body `[{"message", "errorCode"}]`: unknown field 400 `INVALID_FIELD`, bad SOQL 400
 `MALFORMED_QUERY`, bad or expired token 401 `INVALID_SESSION_ID`, daily limit 403 `REQUEST_LIMIT_EXCEEDED`,
@@ -20,13 +28,15 @@ unknown query locator 400 `INVALID_QUERY_LOCATOR`.
 Fault switches: `expire_tokens()`, `fail_next(path_contains, status, error_code, times)`,
 `exceed_request_limit(True|False)`, `cut_connection(path_contains)`.
 Mutations: `upsert(object, rows)`, `delete(object, ids)` — both bump SystemModstamp.
-`stats` counts `token`, `describe`, `query`, `query_more`, `faults`, `requests`, `errors`.
+`stats` counts `token`, `describe`, `query`, `query_more`, `faults`, `requests`, `errors`; `page_sizes` lists
+the records of every query page served, in order; `call_times` the monotonic time of every REST call.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import re
 import secrets
 import time
@@ -98,12 +108,19 @@ class SalesforceEmulator(HttpEmulator):
         client_secret: str = "sandbox-secret",
         api_version: str = "v61.0",
         page_size: int = 2000,
+        vary_page_sizes: bool = True,
+        daily_api_limit: int = 100_000,
     ) -> None:
         super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.api_version = api_version
         self.page_size = page_size
+        self.vary_page_sizes = vary_page_sizes
+        self.daily_api_limit = daily_api_limit
+        self.api_usage = 0
+        self.page_sizes: list[int] = []
+        self.call_times: list[float] = []
         self._fields: dict[str, dict[str, dict]] = {}
         self._records: dict[str, dict[str, dict]] = {}
         for name, frame in zip(OBJECTS, (lead, contact, account), strict=True):
@@ -122,7 +139,7 @@ class SalesforceEmulator(HttpEmulator):
                 record = {k: _python(v) for k, v in row.items()}
                 self._records[name][record["Id"]] = record
         self._tokens: set[str] = set()
-        self._cursors: dict[str, list[dict]] = {}
+        self._cursors: dict[str, tuple[list[dict], int, str]] = {}
         self._limit_exceeded = False
 
     # ---------------------------------------------------------------------------------------- switches
@@ -131,7 +148,7 @@ class SalesforceEmulator(HttpEmulator):
             self._tokens.clear()
 
     def exceed_request_limit(self, exceeded: bool = True) -> None:
-        """Every data call answers 403 REQUEST_LIMIT_EXCEEDED until switched off (the daily API limit)."""
+        """Every data call answers 403 REQUEST_LIMIT_EXCEEDED until switched off, whatever `api_usage` says."""
         self._limit_exceeded = exceeded
 
     def fail_next(
@@ -175,6 +192,9 @@ class SalesforceEmulator(HttpEmulator):
         response = self._route(request)
         if response.status >= 400:
             self.stats["errors"] += 1
+        if request.path.startswith("/services/data/"):
+            with self._lock:
+                response.headers["Sforce-Limit-Info"] = f"api-usage={self.api_usage}/{self.daily_api_limit}"
         return response
 
     def _route(self, request: Request) -> Response:
@@ -186,15 +206,21 @@ class SalesforceEmulator(HttpEmulator):
         auth = request.headers.get("authorization", "")
         with self._lock:
             valid = auth.startswith("Bearer ") and auth[7:] in self._tokens
+            self.call_times.append(time.monotonic())
+            over = self._limit_exceeded or self.api_usage >= self.daily_api_limit
+            if valid and not over:
+                self.api_usage += 1
         if not valid:
             return self._error(401, "INVALID_SESSION_ID", "Session expired or invalid")
-        if self._limit_exceeded:
+        if over:
             return self._error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         rest = request.path[len(prefix) :]
         if match := re.fullmatch(r"sobjects/(\w+)/describe/?", rest):
             return self._describe(match.group(1))
-        if rest.rstrip("/") == "queryAll":
-            return self._query(request.query.get("q", ""))
+        if rest.rstrip("/") in ("query", "queryAll"):
+            batch = re.search(r"batchSize=(\d+)", request.headers.get("sforce-query-options", ""))
+            size = min(max(int(batch.group(1)), 200), 2000) if batch else self.page_size
+            return self._query(request.query.get("q", ""), rest.rstrip("/") == "queryAll", size)
         # the nextRecordsUrl of a queryAll says /query/; Salesforce accepts the locator under either resource
         if match := re.fullmatch(r"(?:query|queryAll)/(01g\w+)-(\d+)", rest):
             return self._query_more(match.group(1), int(match.group(2)))
@@ -242,7 +268,7 @@ class SalesforceEmulator(HttpEmulator):
             },
         )
 
-    def _query(self, soql: str) -> Response:
+    def _query(self, soql: str, include_deleted: bool, batch_size: int) -> Response:
         self.stats["query"] += 1
         match = _SOQL.match(soql)
         if not match:
@@ -273,7 +299,7 @@ class SalesforceEmulator(HttpEmulator):
                 )
             since = datetime.fromisoformat(literal.replace("Z", "+00:00"))
         with self._lock:
-            rows = list(self._records[sobject].values())
+            rows = [r for r in self._records[sobject].values() if include_deleted or not r.get("IsDeleted")]
         if since is not None:
             op = match.group("op")
             rows = [r for r in rows if (r["SystemModstamp"] > since if op == ">" else r["SystemModstamp"] >= since)]
@@ -281,7 +307,7 @@ class SalesforceEmulator(HttpEmulator):
         snapshot = [self._render(sobject, row, fields) for row in rows]
         locator = "01g" + secrets.token_hex(6).upper()
         with self._lock:
-            self._cursors[locator] = snapshot
+            self._cursors[locator] = (snapshot, batch_size, soql)
         return self._page(locator, 0)
 
     def _query_more(self, locator: str, offset: int) -> Response:
@@ -291,12 +317,17 @@ class SalesforceEmulator(HttpEmulator):
         return self._page(locator, offset)
 
     def _page(self, locator: str, offset: int) -> Response:
-        snapshot = self._cursors[locator]
-        page = snapshot[offset : offset + self.page_size]
-        done = offset + self.page_size >= len(snapshot)
+        snapshot, batch_size, soql = self._cursors[locator]
+        size = batch_size
+        if self.vary_page_sizes:  # seeded by the query and the page: the same query pages the same way
+            size = random.Random(f"{soql}-{offset}").randint(max(1, batch_size // 5), batch_size)
+        page = snapshot[offset : offset + size]
+        done = offset + size >= len(snapshot)
         body: dict[str, Any] = {"totalSize": len(snapshot), "done": done, "records": page}
         if not done:
-            body["nextRecordsUrl"] = f"/services/data/{self.api_version}/query/{locator}-{offset + self.page_size}"
+            body["nextRecordsUrl"] = f"/services/data/{self.api_version}/query/{locator}-{offset + size}"
+        with self._lock:
+            self.page_sizes.append(len(page))
         return Response(200, body)
 
     def _render(self, sobject: str, row: dict, fields: list[str]) -> dict:

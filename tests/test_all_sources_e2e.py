@@ -14,7 +14,7 @@ from loaders.__main__ import main
 from sandbox.crm import generate_crm
 from sandbox.dynamics import DynamicsEmulator
 from sandbox.marketo import MarketoEmulator
-from sandbox.people import generate_deleted, generate_leads
+from sandbox.people import generate_leads
 from sandbox.salesforce import SalesforceEmulator
 from sandbox.web_events import generate_web_events, write_event_files
 from tests.conftest import engine_params
@@ -66,7 +66,7 @@ def load_every_source(warehouse: Warehouse, sources, pipelines) -> None:
     else:
         mp.setenv("DUCKDB_PATH", str(warehouse.raw))
     try:
-        with MarketoEmulator(leads, generate_deleted(leads, 0.02, seed=5), workdir=pipelines / "emu") as mkto:
+        with MarketoEmulator(leads, workdir=pipelines / "emu", status_update_seconds=0) as mkto:
             for key, value in {
                 "BASE_URL": mkto.base_url,
                 "CLIENT_ID": mkto.client_id,

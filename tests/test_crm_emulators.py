@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 import requests
+from azure.core.credentials import AccessToken
+from PowerPlatform.Dataverse.client import DataverseClient
+from simple_salesforce import Salesforce
 
+from loaders.common.salesforce_ids import salesforce_id_18
 from sandbox.crm import generate_crm
 from sandbox.dynamics import DynamicsEmulator
 from sandbox.salesforce import SalesforceEmulator
+from tests.support import self_signed_tls
 
 
 def marketo_persons() -> pd.DataFrame:
@@ -81,9 +88,11 @@ def test_salesforce_describe_and_query_paging(salesforce):
     soql = "SELECT Id, Email, SystemModstamp FROM Lead ORDER BY SystemModstamp, Id"
     body = body_first = sf_get(salesforce, "/services/data/v61.0/queryAll", tok, q=soql).json()
     total, records = body["totalSize"], list(body["records"])
-    assert body["done"] is False and len(records) == 25
+    # a page holds at most the batch size, often fewer ("no guarantee that the requested batch size is the
+    # actual batch size"); the locator says where the next page starts
+    assert body["done"] is False and 5 <= len(records) <= 25
     assert body["nextRecordsUrl"].startswith("/services/data/v61.0/query/01g")
-    assert body["nextRecordsUrl"].endswith("-25")
+    assert body["nextRecordsUrl"].endswith(f"-{len(records)}")
     first = records[0]
     assert first["attributes"] == {"type": "Lead", "url": f"/services/data/v61.0/sobjects/Lead/{first['Id']}"}
     assert first["SystemModstamp"].endswith("+0000") and len(first["SystemModstamp"]) == 28
@@ -91,10 +100,12 @@ def test_salesforce_describe_and_query_paging(salesforce):
         body = sf_get(salesforce, body["nextRecordsUrl"], tok).json()
         records += body["records"]
     assert "nextRecordsUrl" not in body and len(records) == total == len(salesforce.records("Lead"))
+    assert len(set(salesforce.page_sizes[:-1])) > 1 and max(salesforce.page_sizes) <= 25
     stamps = [(r["SystemModstamp"], r["Id"]) for r in records]
     assert stamps == sorted(stamps)
     locator_url = body_first["nextRecordsUrl"].replace("/query/", "/queryAll/")
-    assert sf_get(salesforce, locator_url, tok).json()["records"] == records[25:50]
+    second = sf_get(salesforce, locator_url, tok).json()["records"]
+    assert second == records[len(body_first["records"]) : len(body_first["records"]) + len(second)]
     assert sf_get(salesforce, "/services/data/v61.0/query/01gFFFFFFFFFFFF-25", tok).json()[0]["errorCode"] == (
         "INVALID_QUERY_LOCATOR"
     )
@@ -149,6 +160,53 @@ def test_salesforce_error_bodies(salesforce):
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok)
     assert salesforce.stats["faults"] == 3
+
+
+def test_salesforce_query_leaves_deleted_out_and_every_response_reports_api_usage(salesforce):
+    tok = token(salesforce)
+    lead = salesforce.records("Lead")[0]["Id"]
+    salesforce.delete("Lead", [lead])
+
+    def ids(resource: str) -> set[str]:
+        body = sf_get(salesforce, f"/services/data/v61.0/{resource}", tok, q="SELECT Id FROM Lead").json()
+        out = {r["Id"] for r in body["records"]}
+        while not body["done"]:
+            body = sf_get(salesforce, body["nextRecordsUrl"], tok).json()
+            out |= {r["Id"] for r in body["records"]}
+        return out
+
+    assert lead in ids("queryAll") and lead not in ids("query")
+    assert ids("queryAll") - ids("query") == {lead}
+    salesforce.daily_api_limit, salesforce.api_usage = 1000, 998
+    first = sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok)
+    assert first.status_code == 200 and first.headers["Sforce-Limit-Info"] == "api-usage=999/1000"
+    assert sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok).status_code == 200
+    over = sf_get(salesforce, "/services/data/v61.0/sobjects/Lead/describe", tok)
+    assert over.status_code == 403 and over.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    assert over.headers["Sforce-Limit-Info"] == "api-usage=1000/1000"
+
+
+def test_simple_salesforce_reads_the_emulator(tmp_path, monkeypatch):
+    """simple-salesforce (it only speaks https, so the emulator serves TLS here) pages through query and
+    queryAll, and reads the org's API usage from the Sforce-Limit-Info header."""
+    context, ca_file = self_signed_tls(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    crm = generate_crm(marketo_persons())
+    emu = SalesforceEmulator(crm["sf_lead"], crm["sf_contact"], crm["sf_account"], page_size=200)
+    emu.ssl_context = context
+    extra = [{"Id": salesforce_id_18(f"00Q9Z0{i:09d}"), "Email": f"x{i}@bulk.example"} for i in range(1, 1200)]
+    with emu:
+        emu.upsert("Lead", extra)
+        gone = extra[0]["Id"]
+        emu.delete("Lead", [gone])
+        sf = Salesforce(instance_url=emu.base_url, session_id=token(emu), version="61.0")
+        live = sf.query_all("SELECT Id, Email FROM Lead")
+        every = sf.query_all("SELECT Id, IsDeleted FROM Lead", include_deleted=True)
+        assert live["totalSize"] == len(live["records"]) == len(emu.records("Lead")) - 1
+        assert gone in {r["Id"] for r in every["records"]} - {r["Id"] for r in live["records"]}
+        assert len(emu.page_sizes) > 2 * len(emu.records("Lead")) // 200  # pages of fewer than 200, paged through
+        assert sf.api_usage["api-usage"].used == emu.api_usage and sf.api_usage["api-usage"].total == 100_000
+        assert {f["name"] for f in sf.Lead.describe()["fields"]} >= {"Id", "Email", "IsDeleted"}
 
 
 def test_generate_crm_is_consistent_with_marketo_persons():
@@ -304,6 +362,54 @@ def test_dynamics_error_bodies_and_faults(dynamics):
     dynamics.upsert("accounts", [{"accountid": "a-new", "name": "New"}])
     new = [r for r in dynamics.records("accounts") if r["accountid"] == "a-new"][0]
     assert new["createdon"] == new["modifiedon"] and new["createdon"].tzinfo is not None
+
+
+def test_dynamics_top_caps_the_query_and_pages_within_it(dynamics):
+    tok = dv_token(dynamics).json()["access_token"]
+    query = {"$select": "leadid", "$orderby": "leadid asc"}
+    every = [r["leadid"] for r in dv_get(dynamics, "/api/data/v9.2/leads", tok, 5000, **query).json()["value"]]
+    assert len(every) > 7
+    alone = dv_get(dynamics, "/api/data/v9.2/leads", tok, 5000, **query, **{"$top": "7"}).json()
+    assert [r["leadid"] for r in alone["value"]] == every[:7] and "@odata.nextLink" not in alone
+    # with a smaller page size: pages of that size, and no page past the 7th row
+    body = dv_get(dynamics, "/api/data/v9.2/leads", tok, 3, **query, **{"$top": "7"}).json()
+    pages = [body["value"]]
+    while "@odata.nextLink" in body:
+        body = dv_get(dynamics, body["@odata.nextLink"], tok, 3).json()
+        pages.append(body["value"])
+    assert [len(p) for p in pages] == [3, 3, 1] and [r["leadid"] for p in pages for r in p] == every[:7]
+    bad = dv_get(dynamics, "/api/data/v9.2/leads", tok, **{"$top": "0"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "0x80060888"
+
+
+class EmulatorCredential:
+    """An azure-core TokenCredential that asks the emulator's Entra ID token endpoint, as a client secret
+    credential would ask login.microsoftonline.com."""
+
+    def __init__(self, emu: DynamicsEmulator) -> None:
+        self.emu = emu
+
+    def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+        body = dv_token(self.emu, scope=scopes[0]).json()
+        return AccessToken(body["access_token"], int(time.time()) + body["expires_in"])
+
+
+def test_dataverse_client_reads_the_emulator(tmp_path, monkeypatch):
+    """Microsoft's Dataverse client (https only, so the emulator serves TLS here) finds the entity set from
+    EntityDefinitions, pages with Prefer: odata.maxpagesize and caps with $top."""
+    context, ca_file = self_signed_tls(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    crm = generate_crm(dynamics_persons())
+    emu = DynamicsEmulator(crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"])
+    emu.ssl_context = context
+    with emu, DataverseClient(emu.base_url, EmulatorCredential(emu)) as client:
+        leads = client.records.list("lead", select=["leadid", "emailaddress1"], page_size=7)
+        assert sorted(r["leadid"] for r in leads) == sorted(r["leadid"] for r in emu.records("leads"))
+        next_pages = emu.stats["next_page"]
+        assert next_pages + 1 == -(-len(leads) // 7) > 2
+        contacts = client.records.list("contact", select=["contactid"], top=5, page_size=2)
+        # pages of 2, 2 and 1 rows, none past the fifth
+        assert len(contacts) == 5 and emu.stats["next_page"] - next_pages == 2
 
 
 def test_generate_crm_for_dynamics_persons():

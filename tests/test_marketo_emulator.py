@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 import requests
+from marketorestpython.client import MarketoClient
+from marketorestpython.helper.exceptions import MarketoException
 
-from sandbox.marketo import MarketoEmulator
+from sandbox.marketo import STATUS_UPDATE_SECONDS, MarketoEmulator
 from sandbox.people import (
     FREE_MAIL_DOMAINS,
     MARKETO_FIELDS,
@@ -42,7 +44,7 @@ def leads() -> pd.DataFrame:
 
 @pytest.fixture
 def emulator(leads, tmp_path):
-    with MarketoEmulator(leads, generate_deleted(leads, seed=7), workdir=tmp_path) as emu:
+    with MarketoEmulator(leads, workdir=tmp_path, status_update_seconds=0) as emu:
         yield emu
 
 
@@ -150,7 +152,7 @@ def assert_rows_match(rows: list[dict[str, str]], expected: pd.DataFrame) -> Non
 
 
 def test_token_is_reused_until_it_expires_then_602(leads):
-    with MarketoEmulator(leads, token_ttl=1) as emu:
+    with MarketoEmulator(leads, token_ttl=1, status_update_seconds=0) as emu:
         client = Client(emu)
         again = client.fetch_token()
         assert again["access_token"] == client.token and again["token_type"] == "bearer"
@@ -204,7 +206,7 @@ def test_export_round_trip_with_inclusive_ends(leads, tmp_path):
     boundary = pd.Timestamp("2024-02-01T00:00:00Z")
     edges = leads.iloc[:3].copy()
     edges["updatedAt"] = [pd.Timestamp("2024-01-15T00:00:00Z"), boundary, boundary + pd.Timedelta(seconds=1)]
-    with MarketoEmulator(leads, workdir=tmp_path) as emu:
+    with MarketoEmulator(leads, workdir=tmp_path, status_update_seconds=0) as emu:
         emu.upsert_leads(edges)
         stored = emu.leads
         client = Client(emu)
@@ -291,7 +293,7 @@ def test_job_lifecycle_two_processing_and_queue_limit(emulator):
     before = client.job(ids[0], "status")["result"][0]
     assert before["status"] == "Created" and "queuedAt" not in before
     early = client.raw("GET", f"/bulk/v1/leads/export/{ids[0]}/file.json")
-    assert early.status_code == 404 and error_of(early.json())[0] == "1003"
+    assert early.status_code == 404 and early.headers["Content-Type"].startswith("text/plain")
     for export_id in ids:
         assert client.job(export_id, "enqueue")["result"][0]["status"] == "Queued"
     assert error_of(client.job(ids[0], "enqueue")) == ("1029", "Job already queued")
@@ -366,6 +368,39 @@ def test_cut_download_and_checksum_mismatch(emulator):
     assert len(parse_csv(bad)) == status["numberOfRecords"]
     assert client.raw("GET", path).content == body
 
+    # the status reply can be the wrong one too: the file is intact, the next reply is right again
+    emulator.wrong_checksum_in_status_times = 1
+    wrong = client.job(status["exportId"], "status")["result"][0]["fileChecksum"]
+    assert wrong != status["fileChecksum"] and client.raw("GET", path).content == body
+    assert client.job(status["exportId"], "status")["result"][0]["fileChecksum"] == status["fileChecksum"]
+
+
+def test_unknown_path_is_error_610_and_a_missing_file_a_plain_404(emulator):
+    client = Client(emulator)
+    response = client.raw("GET", "/rest/v1/lead/1/nothing.json")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    assert error_of(response.json()) == ("610", "Requested resource not found")
+    unknown = client.raw("GET", "/bulk/v1/leads/export/00000000-0000-0000-0000-000000000000/file.json")
+    assert unknown.status_code == 404 and unknown.headers["Content-Type"].startswith("text/plain")
+    assert unknown.text == "Not Found"
+
+
+def test_job_status_changes_at_most_once_per_interval_in_real_time(leads, tmp_path):
+    assert MarketoEmulator(leads).status_update_seconds == STATUS_UPDATE_SECONDS == 60  # Adobe's figure
+    with MarketoEmulator(leads, workdir=tmp_path, status_update_seconds=0.4) as emu:
+        client = Client(emu)
+        export_id = client.create("2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z")["result"][0]["exportId"]
+        client.job(export_id, "enqueue")
+        began, changes, last = time.monotonic(), [], "Queued"
+        while last != "Completed" and time.monotonic() - began < 10:
+            state = client.job(export_id, "status")["result"][0]["status"]
+            if state != last:
+                changes.append((state, time.monotonic() - began))
+                last = state
+            time.sleep(0.02)
+    assert [state for state, _ in changes] == ["Processing", "Completed"]
+    assert changes[0][1] >= 0.4 and changes[1][1] - changes[0][1] >= 0.4
+
 
 def test_company_change_without_updated_at_shows_in_the_next_file(emulator, leads):
     client = Client(emulator)
@@ -413,7 +448,7 @@ def test_stop_cuts_pooled_connections_and_restart_keeps_state(emulator):
 
 
 def test_606_when_the_call_window_is_full(leads):
-    with MarketoEmulator(leads, rate_limit_calls=5, rate_limit_window=1.0) as emu:
+    with MarketoEmulator(leads, rate_limit_calls=5, rate_limit_window=1.0, status_update_seconds=0) as emu:
         client = Client(emu)
         for _ in range(5):
             assert client.call("GET", "/rest/v1/leads/describe.json")["success"] is True
@@ -479,47 +514,121 @@ def test_fail_next_by_path_as_envelope_or_http_status(emulator):
 # -------------------------------------------------------------------------------------------- deletes
 
 
-def test_deletedleads_pages_of_300_with_cursor(leads):
-    base = datetime(2024, 5, 1, tzinfo=UTC)
-    deletes = [{"leadId": int(i), "activityDate": base + timedelta(minutes=i // 2)} for i in range(1, 701)]
-    with MarketoEmulator(leads, deletes) as emu:
+def feed(client: Client, token: str, **params) -> list[dict]:
+    """Every page of the delete feed from `token` until moreResult is false."""
+    pages = []
+    while True:
+        body = client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token, **params})
+        pages.append(body)
+        token = body["nextPageToken"]
+        if not body["moreResult"]:
+            return pages
+
+
+def test_deletedleads_scans_the_log_in_blocks_with_empty_and_short_pages(leads):
+    """Marketo scans its activity log block by block: a block without deletes is a page with no `result`,
+    `moreResult: true` and a token that moved on; a block with a few is a short page; a full page cuts a block."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    busy_day, quiet_day = today - timedelta(days=10), today - timedelta(days=3)
+    deletes = [{"leadId": i, "activityDate": busy_day + timedelta(minutes=i // 2)} for i in range(1, 701)]
+    deletes += [{"leadId": 701, "activityDate": quiet_day}, {"leadId": 702, "activityDate": quiet_day}]
+    with MarketoEmulator(leads, deletes, status_update_seconds=0) as emu:
         client = Client(emu)
-        token = client.call(
-            "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-05-01T00:00:00Z"}
-        )["nextPageToken"]
-        pages = []
-        while True:
-            body = client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token})
-            pages.append(body)
-            token = body["nextPageToken"]
-            if not body["moreResult"]:
-                break
-        assert [len(p["result"]) for p in pages] == [300, 300, 100]
-        items = [item for p in pages for item in p["result"]]
-        assert [i["leadId"] for i in items] == list(range(1, 701))
-        keys = [(i["activityDate"], i["id"]) for i in items]
-        assert keys == sorted(keys)
+        since = client.call("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": _iso(busy_day)})
+        pages = feed(client, since["nextPageToken"])
+        sizes = [len(p.get("result", [])) for p in pages]
+        # day -10: 700 deletes in pages of 300, the block after the second full page short; then empty blocks
+        # of a day each up to the one holding day -3's two deletes; then empty blocks up to now
+        assert sizes[:3] == [300, 300, 100] and [n for n in sizes[3:] if n] == [2] and len(pages) >= 10
+        assert all(p["moreResult"] for p in pages[:-1]) and pages[-1]["moreResult"] is False
+        empty = [p for p in pages if "result" not in p]
+        assert empty and all(p["success"] for p in empty)
+        tokens = [p["nextPageToken"] for p in pages]
+        assert len(set(tokens)) == len(tokens), "every page moves the token on"
+        items = [item for p in pages for item in p.get("result", [])]
+        assert [i["leadId"] for i in items] == list(range(1, 703))
         first = items[0]
         assert first["activityTypeId"] == 37 and first["attributes"] == [] and first["marketoGUID"]
-        assert first["activityDate"] == "2024-05-01T00:00:00Z" and first["primaryAttributeValueId"] == 1
+        assert first["primaryAttributeValueId"] == 1 and first["activityDate"] == _iso(busy_day)
 
-        empty = client.call("GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token})
-        assert "result" not in empty and empty["moreResult"] is False and empty["nextPageToken"] == token
-
-        emu.add_deletes([{"leadId": 5, "activityDate": "2024-06-01T00:00:00Z"}])
-        later = client.call(
-            "GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": token, "batchSize": 10}
-        )
-        assert [i["leadId"] for i in later["result"]] == [5]
+        # the final token continues with what happens later, and nothing else
+        emu.delete_leads([5])
+        later = feed(client, tokens[-1], batchSize=10)
+        assert [i["leadId"] for p in later for i in p.get("result", [])] == [5]
 
         since = client.call(
-            "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": "2024-05-01T05:00:00Z"}
+            "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": _iso(busy_day + timedelta(hours=5))}
         )["nextPageToken"]
         body = client.call(
             "GET", "/rest/v1/activities/deletedleads.json", params={"nextPageToken": since, "batchSize": 5}
         )
-        assert [i["activityDate"] for i in body["result"]][0] == "2024-05-01T05:00:00Z"
+        assert body["result"][0]["activityDate"] == _iso(busy_day + timedelta(hours=5))
         assert len(body["result"]) == 5 and body["moreResult"] is True
+
+
+def test_delete_activities_are_pruned_and_deleted_persons_leave_exports(leads):
+    today = datetime.now(UTC).replace(microsecond=0)
+    old, recent = int(leads["id"].iloc[0]), int(leads["id"].iloc[1])
+    deletes = [
+        {"leadId": old, "activityDate": today - timedelta(days=20)},
+        {"leadId": recent, "activityDate": today - timedelta(days=2)},
+    ]
+    with MarketoEmulator(leads, deletes, status_update_seconds=0, delete_retention_days=14) as emu:
+        client = Client(emu)
+        since = client.call(
+            "GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": _iso(today - timedelta(days=30))}
+        )["nextPageToken"]
+        assert [i["leadId"] for p in feed(client, since) for i in p.get("result", [])] == [recent]
+        assert not {old, recent} & set(emu.leads["id"])
+        _, body = client.export("2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z", "createdAt")
+        assert not {old, recent} & {int(r["id"]) for r in parse_csv(body)}
+
+
+# ---------------------------------------------------------------------------------- an independent client
+
+
+def marketo_rest(emu: MarketoEmulator) -> MarketoClient:
+    """marketorestpython's client (it builds https://<munchkin id>.mktorest.com), pointed at the emulator."""
+    client = MarketoClient("123-ABC-456", CLIENT_ID, CLIENT_SECRET, max_retry_time=5, requests_timeout=10)
+    client.host = emu.base_url
+    return client
+
+
+def test_marketorestpython_reads_the_delete_feed_through_empty_pages(leads):
+    today = datetime.now(UTC).replace(microsecond=0)
+    deletes = [
+        {"leadId": 11, "activityDate": today - timedelta(days=4)},
+        {"leadId": 12, "activityDate": today - timedelta(days=1, hours=2)},
+    ]
+    with MarketoEmulator(leads, deletes, status_update_seconds=0) as emu:
+        found = marketo_rest(emu).get_deleted_leads(sinceDatetime=_iso(today - timedelta(days=6)))
+        assert [d["leadId"] for d in found] == [11, 12]
+        assert emu.stats.calls["deletedleads"] >= 6  # a page per day of the log, most of them empty
+
+
+def test_marketorestpython_export_lifecycle_and_unknown_endpoint(emulator, leads):
+    client = marketo_rest(emulator)
+    window = {"startAt": "2024-01-01T00:00:00Z", "endAt": "2024-01-10T00:00:00Z"}
+    (job,) = client.create_leads_export_job(fields=["id", "email", "createdAt"], filters={"createdAt": window})
+    assert job["status"] == "Created"
+    client.enqueue_leads_export_job(job["exportId"])
+    for _ in range(10):
+        (status,) = client.get_leads_export_job_status(job["exportId"])
+        if status["status"] == "Completed":
+            break
+    body = client.get_leads_export_job_file(job["exportId"])
+    assert status["fileChecksum"] == f"sha256:{hashlib.sha256(body).hexdigest()}"
+    low, high = pd.Timestamp(window["startAt"]), pd.Timestamp(window["endAt"])
+    expected = leads[(leads["createdAt"] >= low) & (leads["createdAt"] <= high)]
+    assert sorted(int(r["id"]) for r in parse_csv(body)) == sorted(expected["id"])
+    # an endpoint the emulator does not serve answers Marketo's JSON error, which the client understands
+    with pytest.raises(MarketoException) as raised:
+        client.get_lead_by_id(1)
+    assert raised.value.code == "610"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -------------------------------------------------------------------------------------------- CSV quirks
@@ -528,7 +637,7 @@ def test_deletedleads_pages_of_300_with_cursor(leads):
 def test_csv_quirks_round_trip_with_crlf(leads, tmp_path):
     stored = leads.copy()
     stored["updatedAt"] = pd.Timestamp("2024-03-01T12:00:00Z")
-    with MarketoEmulator(stored, workdir=tmp_path, line_terminator="\r\n") as emu:
+    with MarketoEmulator(stored, workdir=tmp_path, line_terminator="\r\n", status_update_seconds=0) as emu:
         _, body = Client(emu).export("2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z")
     assert body.count(b"\r\n") >= len(stored)
     rows = parse_csv(body)

@@ -20,7 +20,7 @@ import pytest
 
 from loaders.__main__ import main
 from sandbox.marketo import MarketoEmulator
-from sandbox.people import generate_deleted, generate_leads
+from sandbox.people import generate_leads
 from tests.support import REPO
 
 # recent dates, so the rolling window (90 days in these tests) covers them: three 31-day windows
@@ -46,22 +46,27 @@ def leads() -> pd.DataFrame:
     return generate_leads(240, seed=7, start=START, end=END)
 
 
+def point_loader_at(emulator: MarketoEmulator, monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
+    """The loader's settings for a test against `emulator`; `settings` (e.g. POLL_INTERVAL_SECONDS) win."""
+    defaults = {
+        "BASE_URL": emulator.base_url,
+        "CLIENT_ID": "sandbox-client",
+        "CLIENT_SECRET": "sandbox-secret",
+        "START_DATE": START.isoformat(),
+        "POLL_INTERVAL_SECONDS": "0.01",
+        "BACKOFF_BASE_SECONDS": "0.01",
+        "COMPANY_REFRESH_DAYS": "-1",
+        "JOB_TIMEOUT_SECONDS": "20",
+        "ROLLING_WINDOW_DAYS": "90",
+    }
+    for key, value in {**defaults, **settings}.items():
+        monkeypatch.setenv(f"SOURCES__MARKETO__{key}", value)
+
+
 @pytest.fixture
 def emu(leads, tmp_path, monkeypatch):
-    deleted = generate_deleted(leads, fraction=0.05, seed=7)
-    with MarketoEmulator(leads, deleted, workdir=tmp_path / "emu") as emulator:
-        for key, value in {
-            "BASE_URL": emulator.base_url,
-            "CLIENT_ID": "sandbox-client",
-            "CLIENT_SECRET": "sandbox-secret",
-            "START_DATE": START.isoformat(),
-            "POLL_INTERVAL_SECONDS": "0.01",
-            "BACKOFF_BASE_SECONDS": "0.01",
-            "COMPANY_REFRESH_DAYS": "-1",
-            "JOB_TIMEOUT_SECONDS": "20",
-            "ROLLING_WINDOW_DAYS": "90",
-        }.items():
-            monkeypatch.setenv(f"SOURCES__MARKETO__{key}", value)
+    with MarketoEmulator(leads, workdir=tmp_path / "emu", status_update_seconds=0) as emulator:
+        point_loader_at(emulator, monkeypatch)
         yield emulator
 
 
@@ -107,9 +112,6 @@ def assert_same_persons(warehouse, expected: pd.DataFrame) -> None:
 def test_full_load_then_nothing_new(emu, leads, warehouse, capsys):
     assert load() == 0
     assert_same_persons(warehouse, expected_rows(leads))
-    deletes = landed(warehouse, "deleted_leads")
-    assert {"lead_id", "activity_date"} <= set(deletes.columns)
-    assert deletes["id"].is_unique
     out = capsys.readouterr()
     assert "240 person rows" in out.out
     assert "sandbox-secret" not in out.out + out.err
@@ -117,15 +119,14 @@ def test_full_load_then_nothing_new(emu, leads, warehouse, capsys):
     assert emu.stats.max_processing_jobs <= 2
     assert emu.stats.max_in_flight <= 10
 
-    before_leads, before_deletes = landed(warehouse), landed(warehouse, "deleted_leads")
+    before_leads = landed(warehouse)
     assert load() == 0
-    after_leads, after_deletes = landed(warehouse), landed(warehouse, "deleted_leads")
+    after_leads = landed(warehouse)
     cols = [c for c in before_leads.columns if not c.startswith("_dlt")]
     pd.testing.assert_frame_equal(
         before_leads[cols].sort_values("id").reset_index(drop=True),
         after_leads[cols].sort_values("id").reset_index(drop=True),
     )
-    assert len(after_deletes) == len(before_deletes)
     # loaded packages keep their metadata, not their data files (a daily run would pile them up)
     packages = list((warehouse.parent / "pipelines").glob("*/load/loaded/*"))
     assert packages
@@ -139,12 +140,13 @@ def test_updates_and_new_deletes_arrive_on_the_next_run(emu, leads, warehouse):
     changed["company"] = ["Renamed One", "Renamed Two", "Renamed Three"]
     changed["updatedAt"] = now
     emu.upsert_leads(changed)
-    emu.add_deletes([{"leadId": int(changed["id"].iloc[0]), "activityDate": now}])
+    emu.delete_leads([int(leads["id"].iloc[-1])])
     assert load() == 0
     expected = leads.set_index("id")
     expected.update(changed.set_index("id"))
+    # the deleted person stays landed (B12: kept and flagged), its delete activity lands beside it
     assert_same_persons(warehouse, expected_rows(expected.reset_index()))
-    assert int(changed["id"].iloc[0]) in set(landed(warehouse, "deleted_leads")["lead_id"])
+    assert list(landed(warehouse, "deleted_leads")["lead_id"]) == [int(leads["id"].iloc[-1])]
 
 
 def test_person_on_a_window_boundary_lands_once_with_latest_values(emu, leads, warehouse):
@@ -325,21 +327,20 @@ def test_company_refresh_catches_changes_that_did_not_bump_updated_at(emu, leads
 
 
 def test_rate_budget_keeps_under_the_limits(leads, tmp_path, monkeypatch, warehouse):
-    with MarketoEmulator(leads, [], workdir=tmp_path / "emu", rate_limit_calls=25, rate_limit_window=2.0) as emulator:
-        for key, value in {
-            "BASE_URL": emulator.base_url,
-            "CLIENT_ID": "sandbox-client",
-            "CLIENT_SECRET": "sandbox-secret",
-            "START_DATE": START.isoformat(),
-            "POLL_INTERVAL_SECONDS": "0",
-            "BACKOFF_BASE_SECONDS": "5",
-            "RETRY_ATTEMPTS": "0",
-            "COMPANY_REFRESH_DAYS": "-1",
-            "WINDOW_DAYS": "7",
-            "MAX_CALLS_PER_20S": "25",
-            "RATE_WINDOW_SECONDS": "2",
-        }.items():
-            monkeypatch.setenv(f"SOURCES__MARKETO__{key}", value)
+    with MarketoEmulator(
+        leads, [], workdir=tmp_path / "emu", rate_limit_calls=25, rate_limit_window=2.0, status_update_seconds=0
+    ) as emulator:
+        point_loader_at(
+            emulator,
+            monkeypatch,
+            POLL_INTERVAL_SECONDS="0",
+            BACKOFF_BASE_SECONDS="5",
+            RETRY_ATTEMPTS="0",
+            WINDOW_DAYS="7",
+            MAX_CALLS_PER_20S="25",
+            RATE_WINDOW_SECONDS="2",
+            DELETES_LOOKBACK_DAYS="1",
+        )
         # 12 windows * (create, enqueue, status..., file) is well over 25 calls: the budget must pace them
         assert load() == 0
     assert_same_persons(warehouse, expected_rows(leads))
@@ -369,6 +370,100 @@ def test_killed_run_resumes_with_the_same_export_job(emu, leads, warehouse, tmp_
     assert load() == 0
     assert emu.stats.calls["create"] - created <= 1  # window 1 and 2 reused; only window 3 is new
     assert_same_persons(warehouse, expected_rows(leads))
+
+
+# ------------------------------------------------------------------------------------------- deletes (B12)
+
+
+def test_deletes_spread_over_weeks_all_land_then_only_new_ones(emu, leads, warehouse):
+    """Marketo's delete feed scans its log block by block: pages of weeks without deletes are empty while
+    moreResult stays true. Every delete the feed holds lands; the next runs ask from the saved token."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    ids = [int(i) for i in leads["id"].iloc[:3]]
+    emu.add_deletes(
+        [{"leadId": i, "activityDate": now - timedelta(days=d)} for i, d in zip(ids, (13, 9, 6), strict=True)]
+    )
+    assert load() == 0
+    assert sorted(landed(warehouse, "deleted_leads")["lead_id"]) == ids
+    first_scan = emu.stats.calls["deletedleads"]
+    assert first_scan >= 30  # a page per day of log since DELETES_LOOKBACK_DAYS, most of them empty
+
+    assert load() == 0  # nothing new: the token saved past the empty blocks is where the feed resumes
+    assert emu.stats.calls["deletedleads"] - first_scan <= 2
+    assert len(landed(warehouse, "deleted_leads")) == 3
+
+    later = int(leads["id"].iloc[3])
+    emu.delete_leads([later])
+    before = emu.stats.calls["deletedleads"]
+    assert load() == 0
+    assert sorted(landed(warehouse, "deleted_leads")["lead_id"]) == [*ids, later]
+    assert emu.stats.calls["deletedleads"] - before <= 2
+
+
+def test_delete_feed_stopped_by_the_quota_resumes_where_it_stopped(emu, leads, warehouse, capsys):
+    now = datetime.now(UTC).replace(microsecond=0)
+    ids = [int(i) for i in leads["id"].iloc[:2]]
+    emu.add_deletes([{"leadId": i, "activityDate": now - timedelta(days=d)} for i, d in zip(ids, (12, 3), strict=True)])
+    emu.fail_next("deletedleads", "607", after=20)
+    assert load() == 3
+    assert "daily API call quota" in capsys.readouterr().err
+    assert list(landed(warehouse, "deleted_leads")["lead_id"]) == ids[:1]  # kept at the stop
+    scanned = emu.stats.calls["deletedleads"]
+    assert load() == 0
+    assert sorted(landed(warehouse, "deleted_leads")["lead_id"]) == ids
+    # the second run went on from where the first stopped, not from the start of the lookback
+    assert emu.stats.calls["deletedleads"] - scanned <= 31 - 20 + 1
+
+
+def test_a_wrong_checksum_in_one_status_reply_is_read_again(emu, leads, warehouse):
+    """The status reply, not the file, carried the wrong checksum: the loader reads the status again and keeps
+    the file it has (one download per window), where it used to download five times and give up."""
+    emu.wrong_checksum_in_status_times = 1
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))
+    assert emu.stats.calls["file"] == len(emu.stats.export_filters) == 3
+
+
+def test_polling_copes_with_a_status_that_changes_once_per_interval(leads, tmp_path, monkeypatch, warehouse):
+    """Marketo changes a job's status at most once a minute (here scaled down to 0.3 s)."""
+    with MarketoEmulator(leads, workdir=tmp_path / "emu", status_update_seconds=0.3) as emulator:
+        point_loader_at(emulator, monkeypatch, POLL_INTERVAL_SECONDS="0.05", DELETES_LOOKBACK_DAYS="1")
+        assert load() == 0
+        assert emulator.stats.calls["status"] > 2 * 3  # it polled on through the unchanged replies
+    assert_same_persons(warehouse, expected_rows(leads))
+
+
+def test_a_complete_reexport_is_recorded_and_a_partial_one_is_not(emu, leads, warehouse, monkeypatch):
+    """`complete_exports` is what lets dbt call a landed person gone; a pass that stopped part way must not."""
+    assert load() == 0  # the first import goes by updatedAt: it shows nothing about who was created when
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = {t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()}
+    assert "complete_exports" not in tables
+    monkeypatch.setenv("SOURCES__MARKETO__COMPANY_REFRESH_DAYS", "0")
+    emu.fail_next_job = "Internal error while exporting"
+    assert load() == 2  # the company refresh failed at its first window
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = {t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()}
+    assert "complete_exports" not in tables
+    began = datetime.now(UTC)
+    assert load() == 0  # the refresh resumes and completes
+    (row,) = landed(warehouse, "complete_exports").to_dict("records")
+    assert (row["export"], row["landed_in"]) == ("company", "lead_company_fields")
+    assert pd.Timestamp(row["created_from"]) == max(START, began - timedelta(days=90)) == START
+    assert abs(pd.Timestamp(row["created_to"]) - began) < timedelta(minutes=5)
+    reads = landed(warehouse, "lead_company_fields")["_read_at"]
+    assert pd.Timestamp(row["read_from"]) == reads.min() and len(reads) == len(leads)
+
+
+def test_salesforce_ids_in_their_15_character_form_land_as_18(emu, leads, warehouse):
+    synced = leads[leads["sfdcContactId"].notna()].head(4)
+    short = synced[["id", "sfdcLeadId", "sfdcContactId", "sfdcAccountId"]].copy()
+    for column in ("sfdcLeadId", "sfdcContactId", "sfdcAccountId"):
+        short[column] = short[column].str[:15]
+    emu.upsert_leads(short)
+    assert emu.leads.set_index("id").loc[synced["id"], "sfdcContactId"].str.len().eq(15).all()
+    assert load() == 0
+    assert_same_persons(warehouse, expected_rows(leads))  # the 18-character ids the generator minted
 
 
 def test_a_marketo_run_imports_no_other_source_and_help_lists_all(capsys):

@@ -50,7 +50,25 @@ def write_raw(db, one_page_view_per_session: bool = False) -> None:
     company = marketo[["id", "company", "website"]].iloc[::7].copy()
     company["company"] = company["company"].str.upper() + " Re-read"
     company["_read_at"] = [read_at + timedelta(days=1 if i % 2 else -1) for i in range(len(company))]
+    # the sync and a CRM link that carry 15-character Salesforce ids (the same records)
+    synced = marketo["sfdc_lead_id"].notna()
+    marketo.loc[synced[synced].index[::13], "sfdc_lead_id"] = marketo["sfdc_lead_id"].str[:15]
+    # a complete re-export of one day of createdAt, which read the persons re-read since and none of the others
+    created = marketo["created_at"]
+    day = (created >= START + timedelta(days=5)) & (created <= START + timedelta(days=6))
+    exports = pd.DataFrame(
+        [
+            {
+                "created_from": START + timedelta(days=5),
+                "created_to": START + timedelta(days=6),
+                "read_from": read_at + timedelta(hours=12),
+                "completed_at": read_at + timedelta(hours=13),
+            }
+        ]
+    )
+    rejected = pd.DataFrame({"id": [str(marketo.loc[day, "id"].iloc[0])], "_read_at": [read_at + timedelta(days=2)]})
     sf_lead, sf_contact, sf_account = (snake(crm[k]).copy() for k in ("sf_lead", "sf_contact", "sf_account"))
+    sf_contact.loc[sf_contact.index[::4], "account_id"] = sf_contact["account_id"].str[:15]
     sf_lead.loc[sf_lead.index[::11], "is_deleted"] = True
     sf_account.loc[sf_account.index[::5], "is_deleted"] = True
     sf_account.loc[sf_account.index[1], "website"] = "https://www.gmail.com/"
@@ -69,6 +87,8 @@ def write_raw(db, one_page_view_per_session: bool = False) -> None:
         "raw_marketo.leads": marketo,
         "raw_marketo.deleted_leads": snake(deleted),
         "raw_marketo.lead_company_fields": company,
+        "raw_marketo.complete_exports": exports,
+        "raw_marketo.leads_rejected": rejected,
         "raw_salesforce.lead": sf_lead,
         "raw_salesforce.contact": sf_contact,
         "raw_salesforce.account": sf_account,
@@ -107,6 +127,10 @@ def test_plain_script_matches_dbt(built):
             "count(*) filter (source_system = 'Crm') from main.biz_leads"
         ).fetchone()
         assert all(n > 0 for n in counts), counts
+        (absent,) = con.execute(
+            "select count(*) from main.int_marketo_persons_deleted where found_by = 'absent_from_complete_export'"
+        ).fetchone()
+        assert absent > 0
         (lc_touches,) = con.execute("select count(*) from main.biz_touchpoints where is_lead_creation_touch").fetchone()
         assert lc_touches > 0
 

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -202,7 +203,8 @@ def test_persistent_error_keeps_pages_read_and_the_next_run_resumes(emulator, wa
     emulator.fail_next("/query/01g", 500, "UNKNOWN_EXCEPTION", times=1000)
     assert main(["salesforce"]) == 2
     assert "What was read before the error is loaded" in capsys.readouterr().err
-    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(40,)]
+    # Lead's first page (fewer than the batch size of 40, as Salesforce's pages often are) is kept
+    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(emulator.page_sizes[0],)]
     emulator.clear_faults()
     assert main(["salesforce"]) == 0
     assert_matches(emulator, warehouse)
@@ -214,9 +216,35 @@ def test_request_limit_exceeded_stops_cleanly_and_resumes(emulator, warehouse, c
     assert main(["salesforce"]) == 3
     err = capsys.readouterr().err
     assert "daily API request limit" in err and "resumes" in err
-    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(40,)]
+    assert query(warehouse, "select count(*) from raw_salesforce.lead") == [(emulator.page_sizes[0],)]
 
     emulator.clear_faults()
+    assert main(["salesforce"]) == 0
+    assert_matches(emulator, warehouse)
+
+
+def test_slows_down_as_the_orgs_api_allowance_runs_low_and_stops_before_it_is_spent(
+    emulator, warehouse, monkeypatch, capsys
+):
+    """Sforce-Limit-Info says how much of the org's 24-hour allowance is used: past API_USAGE_SLOWDOWN the
+    loader spaces its calls, at API_USAGE_STOP it stops cleanly, leaving the rest to the org's other
+    integrations (the Marketo sync among them) instead of running into REQUEST_LIMIT_EXCEEDED."""
+    emulator.daily_api_limit, emulator.api_usage = 1000, 900
+    for key, value in {"API_USAGE_SLOWDOWN": "0.9", "API_USAGE_STOP": "0.91", "API_USAGE_MAX_WAIT": "0.3"}.items():
+        monkeypatch.setenv(f"SOURCES__SALESFORCE__{key}", value)
+    assert main(["salesforce"]) == 3
+    err = capsys.readouterr().err
+    assert "91% used" in err and "API_USAGE_STOP" in err and "resumes" in err
+    assert emulator.api_usage == 910 and emulator.stats["errors"] == 0  # never refused by Salesforce
+    # from the second call on, each waited 0.3 s x (usage - 90%) / (91% - 90%): 0.03 s, 0.06 s, ... 0.27 s
+    gaps = [b - a for a, b in pairwise(emulator.call_times)]
+    assert len(gaps) == 9 and all(gap >= 0.3 * k / 10 for k, gap in enumerate(gaps, start=1))
+    schema_tables = "select table_name from information_schema.tables where table_schema = 'raw_salesforce'"
+    tables = [t for (t,) in query(warehouse, schema_tables) if t in COLUMNS]
+    loaded = sum(query(warehouse, f"select count(*) from raw_salesforce.{t}")[0][0] for t in tables)
+    assert 0 < loaded < sum(len(emulator.records(t.capitalize())) for t in COLUMNS)
+
+    emulator.api_usage = 0  # the rolling 24 hours freed requests
     assert main(["salesforce"]) == 0
     assert_matches(emulator, warehouse)
 

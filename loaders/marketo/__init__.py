@@ -2,8 +2,11 @@
 
 Lands `raw_marketo.leads` (one row per person, merged on id, latest updatedAt wins),
 `raw_marketo.deleted_leads` (one row per delete activity), `raw_marketo.lead_company_fields` (B9: company
-fields re-read on a cadence, because Marketo does not bump updatedAt when they change) and
-`raw_marketo.leads_rejected` (rows whose values did not fit their type: quarantined, never dropped).
+fields re-read on a cadence, because Marketo does not bump updatedAt when they change),
+`raw_marketo.leads_rejected` (rows whose values did not fit their type: quarantined, never dropped) and
+`raw_marketo.complete_exports` (one row per pass of createdAt windows that exported every window of its range:
+dbt compares the persons it read with the landed ones to find deletes older than Marketo keeps its delete
+activities). Salesforce ids in the sfdc* fields land in their 18-character form.
 
 Settings (env var, or the key under [sources.marketo] in .dlt/config.toml / .dlt/secrets.toml):
   SOURCES__MARKETO__BASE_URL               REST endpoint, e.g. https://123-ABC-456.mktorest.com (required)
@@ -20,8 +23,12 @@ Settings (env var, or the key under [sources.marketo] in .dlt/config.toml / .dlt
   SOURCES__MARKETO__COMPANY_FIELDS         fields re-read by the B9 company refresh (company,website,...)
   SOURCES__MARKETO__COMPANY_REFRESH_DAYS   7: re-read company fields of everyone this often (0 = every run)
   SOURCES__MARKETO__FULL_REFRESH_DAYS      7: with createdAt windows only, re-export everyone this often
-  SOURCES__MARKETO__POLL_INTERVAL_SECONDS  30: export job status polling interval
+  SOURCES__MARKETO__POLL_INTERVAL_SECONDS  60: export job status polling interval (Marketo updates a job's
+                                           status at most once a minute)
   SOURCES__MARKETO__JOB_TIMEOUT_SECONDS    10800: give up waiting on a job (its id is kept for the next run)
+  SOURCES__MARKETO__DELETES_LOOKBACK_DAYS  30: the first run reads delete activities from this many days back
+                                           (Marketo prunes them after about 14 days; older deletes are found by
+                                           comparing a complete re-export with the landed persons)
   SOURCES__MARKETO__MAX_CALLS_PER_20S      100: client-side call budget (Marketo's limit is 100 / 20 s)
   SOURCES__MARKETO__MAX_CONCURRENT_CALLS   10
   SOURCES__MARKETO__RATE_WINDOW_SECONDS    20: the window MAX_CALLS_PER_20S counts in
@@ -44,8 +51,9 @@ import numpy as np
 import pyarrow as pa
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from loaders.common import LoaderError, Progress, RateBudget, run_options
+from loaders.common import LoaderError, Progress, RateBudget, StopWithProgress, run_options
 from loaders.common.progress import human_bytes
+from loaders.common.salesforce_ids import salesforce_ids_18
 from loaders.marketo.bulk import (
     ExportJob,
     JobOptions,
@@ -56,7 +64,7 @@ from loaders.marketo.bulk import (
     type_batch,
 )
 from loaders.marketo.client import MarketoApiError, MarketoClient, RetryPolicy, UnsupportedFilter
-from loaders.marketo.settings import CRM_ID_FIELDS, REQUIRED_FIELDS, MarketoSettings
+from loaders.marketo.settings import CRM_ID_FIELDS, REQUIRED_FIELDS, SALESFORCE_ID_FIELDS, MarketoSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,17 @@ LEADS_HINTS: dict[str, Any] = {
     "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
     # a person can appear in two windows (inclusive ends, DST overlaps): keep the latest version
     "columns": {"updated_at": {"dedup_sort": "desc"}},
+}
+
+
+# One row per pass of createdAt windows that exported every window of its range (raw_marketo.complete_exports)
+COMPLETE_EXPORTS_COLUMNS: dict[str, Any] = {
+    "export": {"data_type": "text", "nullable": False},
+    "landed_in": {"data_type": "text", "nullable": False},
+    "created_from": {"data_type": "timestamp", "nullable": False},
+    "created_to": {"data_type": "timestamp", "nullable": False},
+    "read_from": {"data_type": "timestamp", "nullable": False},
+    "completed_at": {"data_type": "timestamp", "nullable": False},
 }
 
 
@@ -107,6 +126,8 @@ def marketo_commit(
         hints = LEADS_HINTS if name in ("leads", "lead_company_fields") else {}
         if name == "deleted_leads":
             hints = {"primary_key": "id", "write_disposition": "merge"}
+        if name == "complete_exports":
+            hints = {"write_disposition": "append", "columns": COMPLETE_EXPORTS_COLUMNS}
         if name in append:
             hints = {"primary_key": "id", "write_disposition": "append"}
         resources.append(dlt.resource(_state_writer(items), name=name, **hints))
@@ -232,7 +253,8 @@ class MarketoLoad:
     ) -> None:
         """Export every window of the pass in order; each window's rows and the advanced cursor are one
         commit. `repeat` passes (refreshes) start from `first_start` each time; the incremental pass
-        starts where the previous one ended."""
+        starts where the previous one ended. A pass of createdAt windows that exported every window of its
+        range, each file whole, is recorded in `complete_exports` (see `_record_complete_export`)."""
         passes = self.state.setdefault("passes", {})
         p = passes.setdefault(name, {})
         if not p.get("end"):
@@ -242,7 +264,9 @@ class MarketoLoad:
                 # Marketo can show an update a little after its updatedAt: re-read a margin (merge absorbs it)
                 last = datetime.fromisoformat(p["last_completed"].replace("Z", "+00:00"))
                 start = max(first_start, last - timedelta(minutes=self.settings.lookback_minutes))
-            p.update(cursor=iso(start), end=iso(self.now), jobs={})
+            p.update(start=iso(start), cursor=iso(start), end=iso(self.now), jobs={})
+            p.pop("read_from", None)
+            p.pop("gaps", None)
         start = datetime.fromisoformat(p["cursor"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(p["end"].replace("Z", "+00:00"))
         windows = split_windows(start, end, self.settings.window_days)
@@ -255,7 +279,7 @@ class MarketoLoad:
             if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
                 self._job(p, windows[i + 1], filter_field, fields)
             if p.pop("_dirty", False):
-                self.save_job_ids()
+                self.save_local_state()
             describe = f"{label} {window.start}..{window.end}"
             job.wait(describe)
             path = self.workdir / f"{job.export_id}.csv"
@@ -270,17 +294,16 @@ class MarketoLoad:
                 p["jobs"] = {}
             counts = {"rows": 0, "rejected": 0}
             read_at = iso(_parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)))
-            if self._has_rows(table):
-                self.commit({table: self._rows(path, job.export_id, window, counts, read_at)})
-            else:
-                repeats = RepeatFilter()
-                self._append(table, self._rows(path, job.export_id, window, counts, read_at, repeats), repeats, undone)
+            p["read_from"] = min(p.get("read_from") or read_at, read_at)
+            self._commit_window(table, p, job, path, window, counts, read_at, undone)
             self.has_rows[table] = self.has_rows[table] or counts["rows"] > 0
             if counts["rows"] + counts["rejected"] != expected_rows:
                 raise LoaderError(
                     f"export {job.export_id} ({describe}): Marketo said {expected_rows} records but the file "
                     f"held {counts['rows'] + counts['rejected']}; the rows are loaded, please report this"
                 )
+            if i == len(windows) - 1 and filter_field == "createdAt":
+                self._record_complete_export(name, table, p)
             path.unlink(missing_ok=True)
             self.totals.rows += counts["rows"]
             self.totals.rejected += counts["rejected"]
@@ -327,6 +350,13 @@ class MarketoLoad:
         rows (to leads_rejected, appended)."""
         rejected: list[pa.Table] = []
         read_at = np.datetime64(read_at_iso.rstrip("Z"), "us")
+
+        def stamped(table: pa.Table) -> pa.Table:
+            # when Marketo produced this snapshot: dbt compares it with the B9 company re-reads, and with the
+            # complete exports' read_from (a person read since was not deleted before)
+            stamps = pa.array(np.full(table.num_rows, read_at), pa.timestamp("us", "UTC"))
+            return table.append_column("_read_at", stamps)
+
         for batch in read_csv_batches(path):
             good, bad = type_batch(batch, self.types)
             counts["rows"] += good.num_rows
@@ -335,14 +365,16 @@ class MarketoLoad:
                 bad = bad.append_column("_export_id", pa.array([export_id] * bad.num_rows)).append_column(
                     "_window", pa.array([window.key] * bad.num_rows)
                 )
-                rejected.append(bad)
+                rejected.append(stamped(bad))
                 for row in bad.select(["id", "_rejected_reason"]).to_pylist()[:20]:
                     self.progress.say(f"quarantined person id={row['id']}: {row['_rejected_reason']}")
             if good.num_rows:
-                # when Marketo produced this snapshot: dbt compares it with the B9 company re-reads
-                good = good.append_column(
-                    "_read_at", pa.array(np.full(good.num_rows, read_at), pa.timestamp("us", "UTC"))
-                )
+                for name in SALESFORCE_ID_FIELDS:
+                    if name in good.column_names:
+                        good = good.set_column(
+                            good.column_names.index(name), name, salesforce_ids_18(good.column(name))
+                        )
+                good = stamped(good)
                 yield good if repeats is None else repeats.first(good)
         for bad in rejected:
             yield dlt.mark.with_hints(
@@ -365,38 +397,105 @@ class MarketoLoad:
                 self.has_rows[table] = True
         return self.has_rows[table]
 
-    def _append(self, table: str, rows: Iterable[Any], repeats: RepeatFilter, undone: dict) -> None:
-        """The first rows into an empty table are appended: no staging copy, no delete, no dedup pass.
+    def _record_complete_export(self, name: str, table: str, p: dict) -> None:
+        """One row in `complete_exports` for a pass of createdAt windows that exported every window of
+        [start, end], each file whole (rows + quarantined = numberOfRecords): every person Marketo had with a
+        createdAt in that range was read, at `read_from` or later (the earliest job start of the pass, Marketo's
+        clock). A landed person of that range whose latest read is older was deleted since: dbt flags it.
+        A pass stopped or failed part way, or with a short file, writes no row, so it never flags anyone."""
+        if p.get("gaps") or not p.get("start") or not p.get("read_from"):
+            self.progress.say(
+                f"{name}: this pass cannot show which persons are gone (a short file, or begun by an "
+                "older version of the loader); the next complete one will"
+            )
+            return
+        row = {
+            "export": name,
+            "landed_in": table,
+            "created_from": _parse_iso(p["start"]),
+            "created_to": _parse_iso(p["last_completed"]),
+            "read_from": _parse_iso(p["read_from"]),
+            "completed_at": datetime.now(UTC).replace(microsecond=0),
+        }
+        self.commit({"complete_exports": [row]})
 
-        A person the file holds twice is appended once; the repeats newer than that row follow in a merge,
-        and it is that second commit which marks the window done (a run stopped between the two re-reads
-        the window, then by merge).
+    def _commit_window(
+        self, table: str, p: dict, job: ExportJob, path: Path, window: Window, counts: dict, read_at: str, undone: dict
+    ) -> None:
+        """A window's rows and the state that marks it done, in one commit.
+
+        The first rows into an empty table are appended: no staging copy, no delete, no dedup pass. A person
+        the file holds twice is appended once; the repeats newer than that row follow in a merge, and it is
+        that second commit which marks the window done (a run stopped between the two re-reads the window,
+        then by merge). A file short of its numberOfRecords marks the pass as having gaps, in the same commit.
         """
-        self.commit({table: rows}, append=(table,), state=lambda: undone if repeats.held else self.state)
+        expected = int(job.status.get("numberOfRecords") or 0)
+
+        def checked(state: dict) -> dict:
+            # a file short of its record count: this pass can no longer tell who is gone from Marketo
+            if counts["rows"] + counts["rejected"] != expected:
+                p["gaps"] = True
+            return state
+
+        if self._has_rows(table):
+            rows = self._rows(path, job.export_id, window, counts, read_at)
+            self.commit({table: rows}, state=lambda: checked(self.state))
+            return
+        repeats = RepeatFilter()
+        rows = self._rows(path, job.export_id, window, counts, read_at, repeats)
+        self.commit({table: rows}, append=(table,), state=lambda: checked(undone if repeats.held else self.state))
         if repeats.held:
             newer = repeats.newer()
             self.commit({table: [newer] if newer.num_rows else []})
 
     # ---------------------------------------------------------------- deletes
-    def load_deletes(self, pages_per_commit: int = 50) -> None:
-        """Delete activities from the saved paging token on (repeats are merged away on activity id)."""
+    def load_deletes(self, pages_per_commit: int = 50, seconds_per_commit: float = 60.0) -> None:
+        """Delete activities from the saved paging token on, following nextPageToken until moreResult is false.
+
+        Marketo scans its activity log in blocks: a block without deletes answers an empty page whose token has
+        moved on, a block with a few answers a short page, and only `moreResult: false` ends the feed. The
+        token is saved as it advances, empty pages included, so the next run starts where this one stopped
+        instead of rescanning weeks of empty blocks: committed with the rows read up to it (every
+        `pages_per_commit` pages or `seconds_per_commit`, at a clean stop, at the end), or, when no rows are
+        pending, written to the local pipeline state (a file write, not a load). A killed run re-reads at
+        most what followed its last save; repeats merge away on activity id.
+        """
         deleted = self.state.setdefault("deleted", {})
-        token = deleted.get("page_token") or self.client.paging_token(iso(self.settings.start_date))
+        token = deleted.get("page_token") or self.client.paging_token(iso(self.settings.deletes_start(self.now)))
         rows: list[dict] = []
-        pages, more = 0, True
-        while more:
-            page, token, more = self.client.deleted_leads(token)
-            rows.extend(_delete_row(item) for item in page)
-            pages += 1
-            # with nothing new there is nothing to commit: the next run asks from the same point again
-            if rows and (pages % pages_per_commit == 0 or not more or not page):
-                deleted["page_token"] = token
+        pages, saved_at = 0, time.monotonic()
+
+        def save() -> None:
+            nonlocal rows, saved_at
+            deleted["page_token"] = token
+            if rows:
                 self.commit({"deleted_leads": [rows]})
                 self.totals.deleted += len(rows)
                 rows = []
-            if not page:
-                break
-        self.progress.say(f"deleted persons: {self.totals.deleted} delete activities read")
+            else:
+                self.save_local_state()
+            saved_at = time.monotonic()
+
+        try:
+            more = True
+            while more:
+                page, next_token, more = self.client.deleted_leads(token)
+                if more and not page and next_token == token:
+                    raise LoaderError(
+                        "Marketo's delete feed (activities/deletedleads.json) answered an empty page without moving "
+                        "its nextPageToken; stopping rather than asking forever. Run again later."
+                    )
+                rows.extend(_delete_row(item) for item in page)
+                token = next_token
+                pages += 1
+                if pages % pages_per_commit == 0 or time.monotonic() - saved_at >= seconds_per_commit:
+                    save()
+                    self.progress.tick(f"deleted persons: {pages} pages of the activity log scanned")
+        except StopWithProgress:
+            save()  # a quota stop keeps what was read and where it got to
+            raise
+        save()
+        self.progress.say(f"deleted persons: {self.totals.deleted} delete activities read ({pages} pages)")
 
     # ---------------------------------------------------------------- commit
     def commit(
@@ -409,10 +508,11 @@ class MarketoLoad:
             marketo_commit(self.state if state is None else state, tables, append), **run_options(self.pipeline)
         )
 
-    def save_job_ids(self) -> None:
-        """Saves the state (new export job ids) in dlt's local pipeline state, before the long wait: a killed
-        run re-attaches to the same jobs. A file write, not a load: the warehouse gets the ids with the next
-        commit (the local state is newer, so sync_destination keeps it)."""
+    def save_local_state(self) -> None:
+        """Saves the state (new export job ids before the long wait, the delete feed's token) in dlt's local
+        pipeline state: a killed run re-attaches to the same jobs and resumes the feed. A file write, not a
+        load: the warehouse gets it with the next commit (the local state is newer, so sync_destination keeps
+        it)."""
         with self.pipeline.managed_state() as state:
             state.setdefault("sources", {})["marketo"] = copy.deepcopy(self.state)
 

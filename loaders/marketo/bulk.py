@@ -54,7 +54,7 @@ class Window:
 
 @dataclass
 class JobOptions:
-    poll_interval: float = 30.0
+    poll_interval: float = 60.0
     job_timeout: float = 3 * 3600.0
     download_attempts: int = 5
 
@@ -135,15 +135,16 @@ class ExportJob:
         """Stream the file to `dest`, resuming with Range after a cut, and verify Marketo's SHA-256.
 
         Returns (bytes, sha256 hex). A 404 right after Completed happens (the file is not yet on the
-        file server): it is retried like a cut.
+        file server): it is retried like a cut. On a mismatch the job status (fileChecksum, fileSize) is read
+        again before anything else: the status reply can be the wrong one as well as the file, and a file that
+        matches the new reply is kept without downloading it again.
         """
-        expected = str(self.status.get("fileChecksum") or "").removeprefix("sha256:").lower()
-        size_expected = self.status.get("fileSize")
         for attempt in range(1, self.options.download_attempts + 1):
             size, digest = self._fetch_resumable(dest)
-            if size_expected is not None and size != int(size_expected):
-                log.warning("export %s: got %d bytes, status said %s", self.export_id, size, size_expected)
-            if not expected or digest == expected:
+            if self._matches(size, digest):
+                return size, digest
+            self.refresh()
+            if self._matches(size, digest):
                 return size, digest
             log.warning("export %s: SHA-256 mismatch (attempt %d), downloading again", self.export_id, attempt)
             dest.unlink(missing_ok=True)
@@ -152,6 +153,14 @@ class ExportJob:
             f"{self.options.download_attempts} downloads; nothing was loaded from it. Run again; if it "
             "persists, the file is corrupt on Marketo's side (open a support case with the export id)."
         )
+
+    def _matches(self, size: int, digest: str) -> bool:
+        """Whether a downloaded file is the one the last status reply describes (no checksum: taken as is)."""
+        expected = str(self.status.get("fileChecksum") or "").removeprefix("sha256:").lower()
+        size_expected = self.status.get("fileSize")
+        if size_expected is not None and size != int(size_expected):
+            log.warning("export %s: got %d bytes, status said %s", self.export_id, size, size_expected)
+        return not expected or digest == expected
 
     def _fetch_resumable(self, dest: Path) -> tuple[int, str]:
         delays = backoff_delays(self.options.download_attempts * 2, 0.5 if self.options.poll_interval else 0.01, 30.0)

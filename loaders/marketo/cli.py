@@ -2,14 +2,20 @@
 
 Settings come from env vars SOURCES__MARKETO__* or [sources.marketo] in .dlt/config.toml and
 .dlt/secrets.toml; the flags below override them for one run. Every run is incremental: it exports the
-windows since the last run, reuses export jobs a killed run left behind, and re-reads company fields
-on a cadence (B9). Exit code 3 means a clean stop (quota, queue): run again later and it resumes.
+windows since the last run, reuses export jobs a killed run left behind, re-reads company fields on a
+cadence (B9), and reads the delete feed from where the last run got to. Deletes older than the feed keeps
+(about 14 days) are found by comparing a complete re-export with the landed persons (raw_marketo.complete_exports).
+Exit code 3 means a clean stop (quota, queue): run again later and it resumes.
 
-Settings (see the README for all):
+Settings (the module docstring, `loaders/marketo/__init__.py`, and the README list them all):
   SOURCES__MARKETO__BASE_URL, __CLIENT_ID, __CLIENT_SECRET   the instance and its API user (required)
   SOURCES__MARKETO__START_DATE        first import reaches back to here (default: two years back)
   SOURCES__MARKETO__WINDOW_DAYS       days per export job (<= 31)
   SOURCES__MARKETO__FILTER_FIELD      updatedAt (default) or createdAt
+  SOURCES__MARKETO__COMPANY_REFRESH_DAYS  7: the company refresh, which is also the complete re-export deletes
+                                      are checked against (-1 = never)
+  SOURCES__MARKETO__POLL_INTERVAL_SECONDS  60: Marketo changes a job's status at most once a minute
+  SOURCES__MARKETO__DELETES_LOOKBACK_DAYS  30: the first run reads delete activities from this many days back
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--poll-interval",
         type=float,
         dest="poll_interval_seconds",
-        help="seconds between export job status checks (default 30)",
+        help="seconds between export job status checks (default 60: Marketo updates a job's status once a minute)",
     )
     parser.add_argument(
         "--company-refresh-days", type=float, help="re-read company fields of everyone this often (B9); 0 = this run"

@@ -29,6 +29,7 @@ RETRY = {
     "615": "concurrent access limit (10) reached",
 }
 DAILY_QUOTA = "607"
+NOT_FOUND = "610"  # no such endpoint: base_url points somewhere else than the instance's REST endpoint
 EXPORT_LIMIT = "1029"  # queue full (retry later) or daily export quota used up (stop)
 UNSUPPORTED_FILTER = "1035"
 
@@ -183,6 +184,12 @@ class MarketoClient:
             raise ExportQueueFull(code, message, path)
         if code == UNSUPPORTED_FILTER:
             raise UnsupportedFilter(code, message, path)
+        if code == NOT_FOUND:
+            raise LoaderError(
+                f"Marketo error 610 on {path}: {message}. Check SOURCES__MARKETO__BASE_URL: it must be the REST "
+                f"endpoint without a path, like https://123-ABC-456.mktorest.com (Admin > Web Services); "
+                f"it is {self.base_url}"
+            )
         raise MarketoApiError(code, message, path)
 
     def _wait_or_raise(self, delays: Iterator[float], path: str, why: str, sleep: bool = True) -> None:

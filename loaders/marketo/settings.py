@@ -23,6 +23,8 @@ CRM_ID_FIELDS = [
     "msftContactId",
     "msftAccountId",
 ]
+# the Salesforce ids the Marketo<->Salesforce sync writes: landed in their 18-character form
+SALESFORCE_ID_FIELDS = ["sfdcLeadId", "sfdcContactId", "sfdcAccountId"]
 DEFAULT_EXTRA_FIELDS = ["firstName", "lastName", "leadSource", "title", "country"]
 DEFAULT_COMPANY_FIELDS = [
     "company",
@@ -49,8 +51,9 @@ class MarketoSettings:
     company_fields: list[str] = field(default_factory=lambda: list(DEFAULT_COMPANY_FIELDS))
     company_refresh_days: float = 7.0
     full_refresh_days: float = 7.0
-    poll_interval_seconds: float = 30.0
+    poll_interval_seconds: float = 60.0
     job_timeout_seconds: float = 3 * 3600.0
+    deletes_lookback_days: float = 30.0
     max_calls_per_20s: int = 100
     max_concurrent_calls: int = 10
     retry_attempts: int = 8
@@ -60,6 +63,11 @@ class MarketoSettings:
     def rolling_start(self, now: datetime) -> datetime:
         """Where refreshes start: the rolling window (B2), never before the configured start date."""
         return max(self.start_date, now - timedelta(days=self.rolling_window_days))
+
+    def deletes_start(self, now: datetime) -> datetime:
+        """Where the first run reads the delete feed from: Marketo prunes delete activities after about 14
+        days, so scanning years of its log block by block would cost calls and find nothing."""
+        return max(self.start_date, now - timedelta(days=self.deletes_lookback_days))
 
 
 def _as_list(value: str | list[str] | None) -> list[str] | None:
@@ -94,8 +102,9 @@ def _resolve(
     company_fields: str | list[str] | None = None,
     company_refresh_days: float = 7.0,
     full_refresh_days: float = 7.0,
-    poll_interval_seconds: float = 30.0,
+    poll_interval_seconds: float = 60.0,
     job_timeout_seconds: float = 3 * 3600.0,
+    deletes_lookback_days: float = 30.0,
     max_calls_per_20s: int = 100,
     max_concurrent_calls: int = 10,
     retry_attempts: int = 8,
@@ -127,6 +136,7 @@ def _resolve(
         full_refresh_days=float(full_refresh_days),
         poll_interval_seconds=float(poll_interval_seconds),
         job_timeout_seconds=float(job_timeout_seconds),
+        deletes_lookback_days=float(deletes_lookback_days),
         max_calls_per_20s=int(max_calls_per_20s),
         max_concurrent_calls=int(max_concurrent_calls),
         retry_attempts=int(retry_attempts),

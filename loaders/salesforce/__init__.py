@@ -9,12 +9,19 @@ Env vars (or `[sources.salesforce]` in .dlt/config.toml / secrets.toml):
 - SOURCES__SALESFORCE__CUSTOM_FIELDS   false (default): standard fields only; true: custom fields too
 - SOURCES__SALESFORCE__START_DATE      first run reads records with SystemModstamp >= this date; default: all
 - SOURCES__SALESFORCE__BACKOFF_BASE    seconds before the first retry (default 1.0; doubles, jittered)
+- SOURCES__SALESFORCE__API_USAGE_SLOWDOWN  0.8: once the org has used this share of its daily API requests
+                                       (Sforce-Limit-Info, rolling 24 hours), wait before each call, longer
+                                       as usage nears API_USAGE_STOP
+- SOURCES__SALESFORCE__API_USAGE_STOP  0.95: at this share stop cleanly (exit 3, resumes next run), leaving the
+                                       rest to the org's other integrations (the Marketo sync among them)
+- SOURCES__SALESFORCE__API_USAGE_MAX_WAIT  30: the longest wait between two calls, in seconds, just before the stop
 
 How it loads: the fields come from `/sobjects/<Object>/describe` (the contract columns are always requested,
 a missing one is an error that names it); one SOQL query per object over `queryAll` (so deleted records
 arrive with `IsDeleted = true` and are kept), ordered by `SystemModstamp, Id` and paged by
-`nextRecordsUrl`; incremental on SystemModstamp (dlt state) with `>=` so records stamped in the same second
-as the last run are not missed (dlt drops the ones it already has); merged on Id.
+`nextRecordsUrl` (pages of up to 2,000 records, often fewer); incremental on SystemModstamp (dlt state) with
+`>=` so records stamped in the same second as the last run are not missed (dlt drops the ones it already
+has); merged on Id. Ids and references land in their 18-character form.
 
 Every value is typed by its describe type; a value that does not parse is loaded as null and its record id,
 field and raw value land in `raw_salesforce._rejected`, so nothing is lost.
@@ -32,7 +39,8 @@ from dlt.sources import DltResource
 
 from loaders.common import LoaderError, Progress, StopWithProgress
 from loaders.common.crm import LoadReport, parse_start_date
-from loaders.salesforce.client import RequestLimitExceeded, SalesforceClient
+from loaders.common.salesforce_ids import salesforce_id_18
+from loaders.salesforce.client import ApiUsagePolicy, RequestLimitExceeded, SalesforceClient
 
 # The raw landing contract (SPEC.md): always requested, whatever describe says is standard or custom.
 CONTRACT_FIELDS: dict[str, list[str]] = {
@@ -126,6 +134,8 @@ def type_value(sf_type: str, value: Any) -> Any:
         return int(value)
     if sf_type in ("double", "currency", "percent"):
         return float(value)
+    if sf_type in ("id", "reference"):
+        return salesforce_id_18(value)  # the API sends 18 characters; a 15-character id is the same record
     return value
 
 
@@ -205,9 +215,9 @@ def object_records(
         # The pages already yielded are a prefix in SystemModstamp order: keeping them and their cursor is
         # exactly what the next run needs to resume
         report.stopped = (
-            f"Salesforce's daily API request limit is used up ({exc}) while reading {sobject}. What was read "
-            "so far is loaded; the next run resumes from there once the rolling 24-hour limit frees up "
-            "(see Setup > Company Information > API Requests, Last 24 Hours)."
+            f"{exc.explain()} while reading {sobject}. What was read so far is loaded; the next run resumes "
+            "from there once the rolling 24-hour limit frees up (see Setup > Company Information > API "
+            "Requests, Last 24 Hours)."
         )
     except LoaderError as exc:
         # same prefix argument: an error after some pages costs only the pages not yet read
@@ -224,13 +234,28 @@ def salesforce_source(
     custom_fields: bool = False,
     start_date: str | None = None,
     backoff_base: float = 1.0,
+    api_usage_slowdown: float = 0.8,
+    api_usage_stop: float = 0.95,
+    api_usage_max_wait: float = 30.0,
     report: LoadReport | None = None,
     progress: Progress | None = None,
 ) -> list[DltResource]:
     """One merge resource per object (table = object name lower-cased), incremental on SystemModstamp."""
     report = report if report is not None else LoadReport()
     progress = progress or Progress("salesforce")
-    client = SalesforceClient(base_url, client_id, client_secret, api_version=api_version, backoff_base=backoff_base)
+    if not 0 < float(api_usage_slowdown) <= float(api_usage_stop) <= 1:
+        raise LoaderError(
+            "SOURCES__SALESFORCE__API_USAGE_SLOWDOWN and __API_USAGE_STOP are shares of the org's daily API "
+            f"allowance with 0 < slowdown <= stop <= 1; got {api_usage_slowdown} and {api_usage_stop}"
+        )
+    client = SalesforceClient(
+        base_url,
+        client_id,
+        client_secret,
+        api_version=api_version,
+        backoff_base=backoff_base,
+        usage_policy=ApiUsagePolicy(float(api_usage_slowdown), float(api_usage_stop), float(api_usage_max_wait)),
+    )
     start = parse_start_date(start_date, "SOURCES__SALESFORCE__START_DATE")
     resources = []
     for sobject in [o.strip() for o in objects.split(",") if o.strip()]:
@@ -238,8 +263,7 @@ def salesforce_source(
             types = select_fields(sobject, client.describe(sobject), custom_fields)
         except RequestLimitExceeded as exc:
             raise StopWithProgress(
-                f"Salesforce's daily API request limit is used up ({exc}); nothing was read. "
-                "Run again once the rolling 24-hour limit frees up."
+                f"{exc.explain()}; nothing was read. Run again once the rolling 24-hour limit frees up."
             ) from exc
         # `include`: the `_rejected` rows carry no SystemModstamp and must pass the incremental filter
         modstamp = dlt.sources.incremental(

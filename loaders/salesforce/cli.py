@@ -8,9 +8,15 @@ Config (env vars or .dlt/config.toml + .dlt/secrets.toml, section [sources.sales
   SOURCES__SALESFORCE__OBJECTS        default Lead,Contact,Account
   SOURCES__SALESFORCE__CUSTOM_FIELDS  true to load custom fields too (default false)
   SOURCES__SALESFORCE__START_DATE     first run only: oldest SystemModstamp to read (default: everything)
+  SOURCES__SALESFORCE__API_USAGE_SLOWDOWN  0.8: past this share of the org's daily API requests (the
+                                      Sforce-Limit-Info header), wait before each call, longer as usage nears
+                                      the stop (up to API_USAGE_MAX_WAIT seconds, default 30)
+  SOURCES__SALESFORCE__API_USAGE_STOP  0.95: at this share stop cleanly, leaving the rest of the allowance to
+                                      the org's other integrations (the Marketo sync among them)
 
-Deleted records (recycle bin) arrive through queryAll with is_deleted = true and are kept. When the daily
-API request limit runs out the run keeps what it read and exits 3; the next run resumes from there.
+Deleted records (recycle bin) arrive through queryAll with is_deleted = true and are kept. Ids land in their
+18-character form. When the daily API request limit runs out, or reaches API_USAGE_STOP, the run keeps what
+it read and exits 3; the next run resumes from there.
 """
 
 from __future__ import annotations

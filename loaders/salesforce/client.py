@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -21,6 +23,49 @@ RETRYABLE_CODES = {"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT", "
 
 class RequestLimitExceeded(Exception):
     """The org's rolling 24-hour API request limit is used up (403 REQUEST_LIMIT_EXCEEDED)."""
+
+    def explain(self) -> str:
+        return f"Salesforce's daily API request limit is used up ({self})"
+
+
+class AllowanceReserved(RequestLimitExceeded):
+    """The org's API requests reached the share the loader leaves to other integrations (api_usage_stop)."""
+
+    def __init__(self, used: int, allowed: int, stop_at: float) -> None:
+        super().__init__(f"{used:,} of {allowed:,} requests of the last 24 hours used")
+        self.stop_at = stop_at
+
+    def explain(self) -> str:
+        return (
+            f"Salesforce's daily API requests are {self.stop_at:.0%} used ({self}; SOURCES__SALESFORCE__"
+            "API_USAGE_STOP); the loader stops here to leave the rest to the org's other integrations (the "
+            "Marketo sync among them)"
+        )
+
+
+@dataclass
+class ApiUsagePolicy:
+    """How the loader spends the org's daily API allowance, read from each response's Sforce-Limit-Info.
+
+    From `slowdown` (a share of the allowance) on, it waits before each call, longer as usage nears `stop`
+    (up to `max_wait` seconds), so the rolling 24-hour window frees requests and other integrations keep
+    theirs; at `stop` it stops cleanly (exit 3) before Salesforce answers REQUEST_LIMIT_EXCEEDED.
+    """
+
+    slowdown: float = 0.8
+    stop: float = 0.95
+    max_wait: float = 30.0
+
+    def wait_before_call(self, used: int, allowed: int) -> float:
+        """Seconds to wait before the next call; raises AllowanceReserved at `stop`."""
+        if allowed <= 0:
+            return 0.0
+        share = used / allowed
+        if share >= self.stop:
+            raise AllowanceReserved(used, allowed, self.stop)
+        if share < self.slowdown:
+            return 0.0
+        return self.max_wait * (share - self.slowdown) / max(self.stop - self.slowdown, 1e-9)
 
 
 class SalesforceClient:
@@ -42,6 +87,7 @@ class SalesforceClient:
         backoff_base: float = 1.0,
         timeout: float = 120.0,
         session: requests.Session | None = None,
+        usage_policy: ApiUsagePolicy | None = None,
     ) -> None:
         self.login_url = base_url.rstrip("/")
         self.instance_url = self.login_url
@@ -56,6 +102,10 @@ class SalesforceClient:
         self.session = session or requests.Session()
         self._token: str | None = None
         self.token_refreshes = 0
+        self.usage_policy = usage_policy or ApiUsagePolicy()
+        # (requests used, allowed) of the org's rolling 24 hours, from the last Sforce-Limit-Info header
+        self.api_usage: tuple[int, int] | None = None
+        self.waited = 0.0
 
     # ---------------------------------------------------------------------------------------------- auth
     def authenticate(self) -> None:
@@ -97,7 +147,8 @@ class SalesforceClient:
         return self._get(f"/services/data/{self.api_version}/sobjects/{sobject}/describe")["fields"]
 
     def query_all(self, soql: str) -> Iterator[list[dict]]:
-        """Pages of records (attributes removed) for a SOQL query over queryAll, deleted rows included."""
+        """Pages of records (attributes removed) for a SOQL query over queryAll, deleted rows included. A page
+        holds up to 2,000 records, often fewer: only `done` and `nextRecordsUrl` say whether more follow."""
         body = self._get(f"/services/data/{self.api_version}/queryAll", params={"q": soql})
         while True:
             yield [{k: v for k, v in r.items() if k != "attributes"} for r in body["records"]]
@@ -113,6 +164,7 @@ class SalesforceClient:
         delays = backoff_delays(self.attempts, self.backoff_base)
         while True:
             url = urljoin(self.instance_url + "/", path.lstrip("/"))
+            self._pace()
             try:
                 with self.budget.call():
                     response = self.session.get(
@@ -122,6 +174,7 @@ class SalesforceClient:
                         headers={"Authorization": f"Bearer {self._token}"},
                     )
                 log.debug("GET %s -> %s", path, response.status_code)
+                self._read_usage(response)
                 if response.status_code == 200:
                     return response.json()
                 code, message = _error(response)
@@ -153,6 +206,22 @@ class SalesforceClient:
                     f"{self.attempts} retries; run again later (the load resumes)."
                 )
             raise LoaderError(f"Salesforce refused {path} ({status} {code}: {message})")
+
+    def _read_usage(self, response: requests.Response) -> None:
+        match = re.search(r"api-usage=(\d+)/(\d+)", response.headers.get("Sforce-Limit-Info", ""))
+        if match:
+            self.api_usage = (int(match.group(1)), int(match.group(2)))
+
+    def _pace(self) -> None:
+        """Wait (or stop) as the usage policy says for the org's allowance as the last response reported it."""
+        if self.api_usage is None:
+            return
+        wait = self.usage_policy.wait_before_call(*self.api_usage)
+        if wait > 0:
+            used, allowed = self.api_usage
+            log.info("Salesforce API requests %d/%d used: waiting %.1fs before the next call", used, allowed, wait)
+            self.waited += wait
+            time.sleep(wait)
 
 
 def _error(response: requests.Response) -> tuple[str, str]:

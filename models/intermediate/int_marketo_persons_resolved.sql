@@ -12,17 +12,8 @@ company_fields as (
     select * from {{ ref('stg_marketo__lead_company_fields') }}
 ),
 
-deleted_leads as (
-    select * from {{ ref('stg_marketo__deleted_leads') }}
-),
-
--- repeated deletes collapse to one; a delete of an id that was never loaded joins to nothing
-deletes as (
-    select
-        lead_id,
-        min(deleted_at) as deleted_at
-    from deleted_leads
-    group by 1
+deleted_persons as (
+    select * from {{ ref('int_marketo_persons_deleted') }}
 ),
 
 resolved as (
@@ -77,16 +68,16 @@ resolved as (
         leads.lead_source,
         leads.lead_status                                                    as bizible_stage,
         ---------- booleans
-        deletes.lead_id is not null                                          as is_deleted,
+        deleted_persons.lead_id is not null                                  as is_deleted,
         ---------- timestamps
         leads.created_at                                                     as created_date,
         leads.updated_at                                                     as modified_date,
-        deletes.deleted_at
+        deleted_persons.deleted_at
     from leads
     left join company_fields
         on leads.lead_id = company_fields.lead_id
-    left join deletes
-        on leads.lead_id = deletes.lead_id
+    left join deleted_persons
+        on leads.lead_id = deleted_persons.lead_id
 )
 
 select * from resolved

@@ -28,9 +28,10 @@ renamed as (
     select
         ---------- ids
         cast(id as {{ dbt.type_string() }})                 as lead_id,
-        nullif(trim(sfdc_lead_id), '')                      as sfdc_lead_id,
-        nullif(trim(sfdc_contact_id), '')                   as sfdc_contact_id,
-        nullif(trim(sfdc_account_id), '')                   as sfdc_account_id,
+        -- the sync may carry 15-character Salesforce ids (rows landed earlier, or fed from elsewhere)
+        {{ salesforce_id_18("nullif(trim(sfdc_lead_id), '')") }} as sfdc_lead_id,
+        {{ salesforce_id_18("nullif(trim(sfdc_contact_id), '')") }} as sfdc_contact_id,
+        {{ salesforce_id_18("nullif(trim(sfdc_account_id), '')") }} as sfdc_account_id,
         nullif(trim(msft_lead_id), '')                      as msft_lead_id,
         nullif(trim(msft_contact_id), '')                   as msft_contact_id,
         nullif(trim(msft_account_id), '')                   as msft_account_id,

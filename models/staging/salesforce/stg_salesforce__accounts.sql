@@ -15,7 +15,8 @@ source as (
 renamed as (
     select
         ---------- ids
-        id                                                  as account_id,
+        -- 18-character ids: the same record may be named by its 15-character id elsewhere
+        {{ salesforce_id_18('id') }}                        as account_id,
         ---------- strings
         nullif(trim(name), '')                              as name,
         nullif(trim(website), '')                           as website,

@@ -16,8 +16,9 @@ source as (
 renamed as (
     select
         ---------- ids
-        id                                                  as contact_id,
-        nullif(trim(account_id), '')                        as account_id,
+        -- 18-character ids: the same record may be named by its 15-character id elsewhere
+        {{ salesforce_id_18('id') }}                        as contact_id,
+        {{ salesforce_id_18("nullif(trim(account_id), '')") }} as account_id,
         ---------- strings
         {{ normalize_email('email') }}                      as email,
         lead_source,

@@ -22,9 +22,10 @@ source as (
 renamed as (
     select
         ---------- ids
-        id                                                  as lead_id,
-        nullif(trim(converted_contact_id), '')              as converted_contact_id,
-        nullif(trim(converted_account_id), '')              as converted_account_id,
+        -- 18-character ids: the same record may be named by its 15-character id elsewhere
+        {{ salesforce_id_18('id') }}                        as lead_id,
+        {{ salesforce_id_18("nullif(trim(converted_contact_id), '')") }} as converted_contact_id,
+        {{ salesforce_id_18("nullif(trim(converted_account_id), '')") }} as converted_account_id,
         ---------- strings
         {{ normalize_email('email') }}                      as email,
         nullif(trim(company), '')                           as company,
