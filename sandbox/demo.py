@@ -54,8 +54,11 @@ def main() -> int:
     db = Path(os.environ.get("DUCKDB_PATH", REPO / "warehouse.duckdb")).resolve()
     state_dir = Path(os.environ.get("LOADERS_PIPELINES_DIR", REPO / ".dlt" / "pipelines"))
     if default_db:
+        from orchestration.daily import default_state_dir
+
         db.unlink(missing_ok=True)
         shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(default_state_dir(), ignore_errors=True)  # the daily job's state describes the old file
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=180)

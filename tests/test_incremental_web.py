@@ -8,11 +8,7 @@ touchpoints, a cookie shared by two people, and a load dlt has not finished (ign
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
-
-from tests.support import query, run_dbt
+from tests.support import query, run_dbt, table_differences
 from tests.test_touchpoints_dbt import load_batch
 
 MARTS = [
@@ -28,9 +24,6 @@ MARTS = [
     "rpt_web_traffic_by_day_landing_page_channel",
     "rpt_touchpoints_by_month_channel_segment",
 ]
-# when a run (re)wrote the row: differs between the two builds by design
-RUN_COLUMNS = {"_processed_at"}
-
 # fmt: off
 BATCHES = [
     dict(  # day 1
@@ -99,33 +92,6 @@ BATCHES = [
 # fmt: on
 
 
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_catalog = 'inc' "
-        "and table_schema = 'main' and table_name = ? order by ordinal_position",
-        [table],
-    ).fetchall()
-    return [name for (name,) in rows if name not in RUN_COLUMNS]
-
-
-def diff(incremental: Path, full: Path) -> dict[str, tuple[list, list]]:
-    """Per mart, rows only in the incremental build and rows only in the full refresh."""
-    out = {}
-    with duckdb.connect() as con:
-        con.execute(f"attach '{incremental}' as inc (read_only)")
-        con.execute(f"attach '{full}' as full_ (read_only)")
-        for mart in MARTS:
-            cols = ", ".join(columns(con, mart))
-            only_inc = con.execute(
-                f"select {cols} from inc.main.{mart} except all select {cols} from full_.main.{mart}"
-            ).fetchall()
-            only_full = con.execute(
-                f"select {cols} from full_.main.{mart} except all select {cols} from inc.main.{mart}"
-            ).fetchall()
-            out[mart] = (only_inc, only_full)
-    return out
-
-
 def test_incremental_runs_equal_full_refresh(tmp_path):
     incremental = tmp_path / "incremental" / "warehouse.duckdb"
     full = tmp_path / "full" / "warehouse.duckdb"
@@ -141,7 +107,7 @@ def test_incremental_runs_equal_full_refresh(tmp_path):
         stamps.append(query(incremental, "select max(_processed_at) from main.biz_sessions")[0][0])
     run_dbt(["build", "--full-refresh", "--exclude", "test_type:unit"], full)
 
-    differences = {mart: d for mart, d in diff(incremental, full).items() if d != ([], [])}
+    differences = {mart: d for mart, d in table_differences(incremental, full, MARTS).items() if d != ([], [])}
     assert not differences, f"incremental != full refresh: {differences}"
     for mart in MARTS:
         assert query(incremental, f"select count(*) from main.{mart}")[0][0] > 0, mart
