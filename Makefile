@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
+# Dagster's instance (runs, schedule state, logs) for `make orchestrate`; orchestration/dagster.yaml is copied in
+DAGSTER_HOME ?= $(CURDIR)/.dagster
 
 .DEFAULT_GOAL := help
 
@@ -32,6 +34,12 @@ daily: venv ## The daily job once (cron): every configured loader, then dbt buil
 weekly: venv ## Every data test on every row (schedule it weekly next to `make daily`)
 	$(PY) -m orchestration weekly
 
+orchestrate: venv $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on http://127.0.0.1:3000: the daily and weekly jobs, schedules, lineage
+	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp $< $@
+
 bench: venv ## Benchmark loaders and dbt at two scales; writes bench/results/
 	$(PY) -m bench
 
@@ -48,7 +56,7 @@ docs-serve: docs ## Serve the dbt docs on http://127.0.0.1:8080
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package registry)
 	rm -rf /tmp/lockvenv && $(PYTHON) -m venv /tmp/lockvenv && /tmp/lockvenv/bin/pip install -q -e '.[dev]' && /tmp/lockvenv/bin/pip freeze --exclude-editable > requirements.lock
 
-clean: ## Remove the venv, dbt artifacts, the demo warehouse and its daily-job state
-	rm -rf $(VENV) target logs warehouse.duckdb warehouse.duckdb.daily .daily sandbox/data .dlt/pipelines
+clean: ## Remove the venv, dbt artifacts, the demo warehouse and its daily-job state, Dagster's instance
+	rm -rf $(VENV) target logs warehouse.duckdb warehouse.duckdb.daily .daily .dagster sandbox/data .dlt/pipelines
 
-.PHONY: help venv demo test daily weekly bench lint docs docs-serve lock clean
+.PHONY: help venv demo test daily weekly orchestrate bench lint docs docs-serve lock clean
