@@ -29,7 +29,7 @@
     select max(loads.inserted_at) as loaded_at
     from {{ loads }} as loads
     where loads.status = 0
-        and loads.load_id in (select table_rows._dlt_load_id from {{ table }} as table_rows)
+        and exists (select 1 from {{ table }} as table_rows where table_rows._dlt_load_id = loads.load_id)
     {%- else -%}
     select max(inserted_at) as loaded_at from {{ loads }} where status = 0
     {%- endif -%}
