@@ -18,8 +18,9 @@ EPILOG = """\
 daily: every configured loader (`python -m loaders <source>`; a source that is not configured is skipped),
 then `dbt source freshness`, then `dbt build` of only what changed since the last successful run: the nodes
 downstream of source tables that got new data, and of code, seeds, config or vars that changed (everything
-on the first run). Data tests run on the rows the run wrote. The state lives in DAILY_STATE_DIR (default:
-<DUCKDB_PATH>.daily next to the DuckDB file) and moves on only after a successful build.
+on the first run), with the tests of their unique keys on the rows the run wrote (--tests all: every data
+test on them). The state lives in DAILY_STATE_DIR (default: <DUCKDB_PATH>.daily next to the DuckDB file)
+and moves on only after a successful build.
 
 weekly: every data test on every row (dbt test with data_tests_scope: all).
 
@@ -27,8 +28,8 @@ Exit codes: 0 done; 1 dbt failed, or a source is past source_freshness_error_aft
 failed (its message is printed; dbt did not run); 3 a loader stopped cleanly (quota): what was loaded is
 built and the next run resumes.
 
-Env: DUCKDB_PATH, DBT_TARGET (a target of profiles.yml), DAILY_STATE_DIR, LOADERS_DESTINATION, DBT_THREADS,
-and each loader's own settings (SOURCES__<SOURCE>__...; see python -m loaders <source> --help).
+Env: DUCKDB_PATH, DBT_TARGET (a target of profiles.yml), DAILY_STATE_DIR, DAILY_TESTS, LOADERS_DESTINATION,
+DBT_THREADS, and each loader's own settings (SOURCES__<SOURCE>__...; see python -m loaders <source> --help).
 """
 
 
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     jobs = parser.add_subparsers(dest="job", metavar="JOB", required=True)
-    daily = jobs.add_parser("daily", help="loaders, then dbt build of what changed (make daily)")
+    sub_help = {"epilog": EPILOG, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    daily = jobs.add_parser("daily", help="loaders, then dbt build of what changed (make daily)", **sub_help)
     daily.add_argument(
         "--sources",
         default=",".join(loader.source for loader in LOADERS),
@@ -48,7 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         "'none' runs no loader",
     )
     daily.add_argument("--full-build", action="store_true", help="build every node, whatever changed")
-    weekly = jobs.add_parser("weekly", help="every data test on every row (make weekly)")
+    daily.add_argument(
+        "--tests",
+        choices=["keys", "all"],
+        default=None,
+        help="data tests on what the run wrote: keys (default, $DAILY_TESTS): the tests of unique keys, the "
+        "weekly job runs the others; all: every test",
+    )
+    weekly = jobs.add_parser("weekly", help="every data test on every row (make weekly)", **sub_help)
     for sub in (daily, weekly):
         sub.add_argument("--target", default=None, help="dbt target of profiles.yml (default: $DBT_TARGET or duckdb)")
         sub.add_argument("--vars", default=None, help="dbt vars as YAML, e.g. '{reporting_timezone: Europe/Paris}'")
@@ -67,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(cli_vars, dict):
         print(f"error: --vars must be a YAML mapping, got {args.vars!r}", file=sys.stderr)
         return 2
-    project = DbtProject(state_dir, args.target, cli_vars)
     try:
+        project = DbtProject(state_dir, args.target, cli_vars, getattr(args, "tests", None))
         if args.job == "weekly":
             return run_weekly(project)
         sources = [] if args.sources == "none" else [s.strip() for s in args.sources.split(",") if s.strip()]

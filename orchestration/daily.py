@@ -10,16 +10,15 @@
    node; else the nodes of the `daily` selector (selectors.yml): downstream of each source table that got
    new data since the last successful run, and of each node whose SQL, seed, config or macros changed.
    Nothing new and nothing changed: no build at all.
-4. `dbt build` of the plan, models and their data tests (scope `new`: the rows this run wrote).
+4. `dbt build` of the plan: the models and the tests of their unique keys, on the rows this run wrote (scope
+   `new`); DAILY_TESTS=all takes every test on them. The weekly job runs every test on every row.
 5. Only after a successful build, the run's manifest and freshness become the state the next run compares
    with (`last-success/` in the state dir).
-
-The weekly job runs every data test on every row (`data_tests_scope: all`).
 
 Env: DUCKDB_PATH (the warehouse), DBT_TARGET (a dbt target of profiles.yml; default duckdb), DAILY_STATE_DIR
 (default: `<DUCKDB_PATH>.daily` next to the DuckDB file; `.daily/<target>` at the repo root for other
 targets), LOADERS_DESTINATION (the loaders' --destination; default from the target: postgres for postgres,
-filesystem for spark, DuckDB otherwise).
+filesystem for spark, DuckDB otherwise), DAILY_TESTS (keys or all).
 """
 
 from __future__ import annotations
@@ -39,7 +38,14 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SELECTOR = "daily"
+# selectors.yml, by the data tests a daily run takes (DAILY_TESTS): `keys` runs the tests of unique keys on
+# what the run wrote and leaves every other test to the weekly job; `all` runs every test on what it wrote
+SELECTORS = {
+    ("changes", "keys"): "daily",
+    ("changes", "all"): "daily_all_tests",
+    ("full", "keys"): "everything_daily_tests",
+    ("full", "all"): None,
+}
 # vars that change what a test reads or when a source counts as stale, not what any model writes
 VARS_NOT_IN_STATE = frozenset(
     {
@@ -213,9 +219,17 @@ def project_vars(cli_vars: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(kept, default=str))  # as run.json keeps them, so the two compare
 
 
+def selection_args(kind: str, tests: str, state: Path) -> list[str]:
+    """The selection of a `full` or `changes` plan, unit tests aside (they belong to `make test`)."""
+    selector = SELECTORS[(kind, tests)]
+    args = ["--exclude-resource-type", "unit_test"] + (["--selector", selector] if selector else [])
+    return args + (["--state", str(state)] if kind == "changes" else [])
+
+
 @dataclass
 class Plan:
     kind: str  # full | changes | nothing
+    tests: str  # keys | all (DAILY_TESTS)
     why: list[str]
     selected: list[str]  # unique ids of the models, seeds, snapshots and data tests to build
     freshness: dict[str, SourceFreshness]
@@ -224,10 +238,7 @@ class Plan:
 
     def build_args(self, state: Path) -> list[str]:
         """The `dbt build` arguments of the plan (after `build`; paths, target and vars come from the caller)."""
-        args = ["--exclude-resource-type", "unit_test"]
-        if self.kind == "changes":
-            args += ["--selector", SELECTOR, "--state", str(state)]
-        return args
+        return selection_args(self.kind, self.tests, state)
 
     @property
     def stale(self) -> list[SourceFreshness]:
@@ -238,7 +249,8 @@ class Plan:
         for uid in self.selected:
             kinds[uid.split(".")[0]] = kinds.get(uid.split(".")[0], 0) + 1
         counted = ", ".join(f"{n} {k}s" for k, n in sorted(kinds.items())) or "nothing"
-        lines = [f"selected: {counted}"]
+        tests = {"keys": "the tests of unique keys; the weekly job runs the others", "all": "every test on them"}
+        lines = [f"selected: {counted}" + (f" ({tests[self.tests]})" if self.selected else "")]
         lines += [f"  because {reason}" for reason in self.why]
         models = [uid.split(".")[-1] for uid in self.selected if uid.startswith(("model.", "seed.", "snapshot."))]
         if models:
@@ -255,8 +267,12 @@ class DbtProject:
         state_dir: Path | None = None,
         target: str | None = None,
         vars: dict[str, Any] | None = None,
+        tests: str | None = None,
     ) -> None:
         self.target = target or os.environ.get("DBT_TARGET") or None
+        self.tests = tests or os.environ.get("DAILY_TESTS") or "keys"
+        if self.tests not in ("keys", "all"):
+            raise DailyError(f"DAILY_TESTS is {self.tests!r}: use keys (the tests of unique keys) or all")
         self.state_dir = (state_dir or default_state_dir(self.target)).resolve()
         self.cli_vars = dict(vars or {})
         self.target_path = self.state_dir / "target"
@@ -286,6 +302,8 @@ class DbtProject:
         ]
         if quiet:
             args += ["--log-level", "none"] if command[0] == "ls" else ["--quiet"]
+        elif not sys.stdout.isatty():
+            args.append("--no-use-colors")  # a log file or Dagster, not a terminal
         try:
             return dbtRunner(manifest=manifest).invoke(args)
         finally:
@@ -314,7 +332,7 @@ class DbtProject:
         return found
 
     def ls(self, manifest: Any, selection: list[str]) -> list[str]:
-        output = ["--output", "json", "--output-keys", "unique_id", "--exclude-resource-type", "unit_test"]
+        output = ["--output", "json", "--output-keys", "unique_id"]
         result = self.invoke(["ls", *selection, *output], manifest=manifest)
         if not result.success:
             raise DailyError(f"dbt ls {' '.join(selection)} failed: {result.exception}")
@@ -329,9 +347,12 @@ class DbtProject:
         current_vars = project_vars(self.cli_vars)
         saved_run = self._saved_run()
 
+        def selected(kind: str) -> list[str]:
+            found = self.ls(manifest, selection_args(kind, self.tests, self.saved))
+            return [uid for uid in found if not uid.startswith("source.")]
+
         def full_plan(reason: str) -> Plan:
-            everything = [uid for uid in self.ls(manifest, []) if not uid.startswith("source.")]
-            return Plan("full", [reason], everything, freshness, current_vars, manifest)
+            return Plan("full", self.tests, [reason], selected("full"), freshness, current_vars, manifest)
 
         if full:
             return full_plan("a full build was asked for (--full-build)")
@@ -358,21 +379,12 @@ class DbtProject:
             for uid, f in sorted(freshness.items())
             if f.loaded and (uid not in saved_freshness or f.loaded_at > saved_freshness[uid].loaded_at)
         ]
-        selected = [
-            uid
-            for uid in self.ls(manifest, ["--selector", SELECTOR, "--state", str(self.saved)])
-            if not uid.startswith("source.")
-        ]
-        if not selected:
-            return Plan(
-                "nothing",
-                ["no source table got new data and no code changed since the last successful run"],
-                [],
-                freshness,
-                current_vars,
-                manifest,
-            )
-        return Plan("changes", _reasons(manifest, selected, fresher), selected, freshness, current_vars, manifest)
+        changes = selected("changes")
+        if not changes:
+            nothing_new = "no source table got new data and no code changed since the last successful run"
+            return Plan("nothing", self.tests, [nothing_new], [], freshness, current_vars, manifest)
+        why = _reasons(manifest, changes, fresher)
+        return Plan("changes", self.tests, why, changes, freshness, current_vars, manifest)
 
     def _saved_run(self) -> dict | None:
         path = self.saved / "run.json"
@@ -388,7 +400,10 @@ class DbtProject:
         tmp = self.state_dir / "last-success.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        plan.manifest.write(str(tmp / "manifest.json"))
+        if plan.kind == "nothing":  # no node changed: the saved manifest stands (and writing one takes a while)
+            shutil.copy(self.saved / "manifest.json", tmp / "manifest.json")
+        else:
+            plan.manifest.write(str(tmp / "manifest.json"))
         shutil.copy(self.target_path / "sources.json", tmp / "sources.json")
         run = {
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -418,26 +433,23 @@ class DbtProject:
 
 
 def _reasons(manifest: Any, selected: list[str], fresher: list[SourceFreshness]) -> list[str]:
-    """Why each part of the selection is in it: new data in a source table, else a change in code (the nodes
+    """Why the selection is what it is: new data in source tables, else a change in code (named by the nodes
     at the top of what the changed code selects)."""
     chosen = set(selected)
-    explained: set[str] = set()
+    below = {f.unique_id: _descendants(manifest, [f.unique_id]) & chosen for f in fresher}
+    fresher = [f for f in fresher if below[f.unique_id]]  # e.g. a _dlt_loads that feeds no model: no reason
+    explained = set().union(*below.values())
     reasons = []
-    for f in fresher:
-        below = _descendants(manifest, [f.unique_id]) & chosen
-        explained |= below
-        models = sum(1 for uid in below if not uid.startswith("test."))
+    if fresher:
+        models = sum(1 for uid in explained if not uid.startswith("test."))
+        tables = ", ".join(f"{f.name} ({f.loaded_at:%Y-%m-%d %H:%M} UTC)" for f in fresher)
         reasons.append(
-            f"{f.name} got new data (loaded {f.loaded_at:%Y-%m-%d %H:%M} UTC): {models} models and seeds "
-            f"downstream, {len(below) - models} data tests"
+            f"new data since the last successful run in {tables}: {models} models and seeds downstream, "
+            f"{len(explained) - models} data tests"
         )
     changed = chosen - explained
-    tops = sorted(
-        uid.split(".")[-1] if not uid.startswith("test.") else uid.split(".")[-2]
-        for uid in changed
-        if not (set(manifest.parent_map.get(uid, [])) & changed)
-    )
     if changed:
+        tops = sorted(uid.split(".")[2] for uid in changed if not (set(manifest.parent_map.get(uid, [])) & changed))
         reasons.append(
             f"code, config or seed changed since the last successful run: {', '.join(tops)} "
             f"({len(changed)} nodes with what is downstream)"
@@ -488,7 +500,9 @@ def run_daily(
         echo(f"daily: {message}. dbt did not run; fix it and run again (the other sources' data is built then)")
         return DailyResult(2, outcomes, None, message)
 
-    seconds = {f"loader {o.source}": o.seconds for o in outcomes if o.exit_code is not None}
+    # "loaders": the whole phase, configuration checks included; the rest of a run is its dbt part
+    seconds = {"loaders": time.monotonic() - started}
+    seconds.update({f"loader {o.source}": o.seconds for o in outcomes if o.exit_code is not None})
     planned = time.monotonic()
     plan = plan_and_say(project, full, echo)
     seconds["plan"] = time.monotonic() - planned

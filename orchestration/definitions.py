@@ -121,17 +121,6 @@ class Translator(DagsterDbtTranslator):
 TRANSLATOR = Translator()
 
 
-def _vars(text: str) -> dict[str, Any]:
-    loaded = yaml.safe_load(text) if text else {}
-    if not isinstance(loaded, dict):
-        raise Failure(f"config vars must be a YAML mapping, got {text!r}")
-    return loaded
-
-
-def daily_project(vars_text: str) -> daily.DbtProject:
-    return daily.DbtProject(target=TARGET, vars=_vars(vars_text))
-
-
 # ------------------------------------------------------------------------------------------- loaders
 def source_tables(manifest_path: Path) -> dict[str, list[str]]:
     """dbt source tables by dataset: what each loader's asset produces."""
@@ -197,6 +186,21 @@ CONFIGURED = [loader for loader in daily.LOADERS if loader.source in LOADER_ASSE
 class DbtRunConfig(Config):
     full_build: bool = False  # build every node, whatever changed (the daily job's --full-build)
     vars: str = ""  # dbt vars as YAML, e.g. "{reporting_timezone: Europe/Paris}"
+    tests: str = ""  # keys | all: the data tests on what a daily run wrote (default: $DAILY_TESTS, else keys)
+
+
+def _vars(text: str) -> dict[str, Any]:
+    loaded = yaml.safe_load(text) if text else {}
+    if not isinstance(loaded, dict):
+        raise Failure(f"config vars must be a YAML mapping, got {text!r}")
+    return loaded
+
+
+def daily_project(config: DbtRunConfig) -> daily.DbtProject:
+    try:
+        return daily.DbtProject(target=TARGET, vars=_vars(config.vars), tests=config.tests or None)
+    except daily.DailyError as exc:
+        raise Failure(str(exc)) from exc
 
 
 @dbt_assets(
@@ -206,7 +210,7 @@ class DbtRunConfig(Config):
     pool=POOL,
 )
 def marketo_people_dbt(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-    project = daily_project(config.vars)
+    project = daily_project(config)
     vars_args = project.vars_args()
     if context.selected_asset_keys != context.assets_def.keys:
         # a pick in the UI: build what was picked (dagster-dbt's selection)
@@ -231,7 +235,7 @@ def marketo_people_dbt(context: AssetExecutionContext, dbt: DbtCliResource, conf
 
 @op(pool=POOL, out={}, description="dbt test: every data test on every row (data_tests_scope: all)")
 def test_every_row(context: OpExecutionContext, dbt: DbtCliResource, config: DbtRunConfig):
-    project = daily_project(config.vars)
+    project = daily_project(config)
     args = [*daily.WEEKLY_COMMAND, *project.vars_args(daily.WEEKLY_VARS)]
     yield from dbt.cli(
         args, manifest=dbt_project.manifest_path, dagster_dbt_translator=TRANSLATOR, target_path=project.target_path
