@@ -74,7 +74,7 @@ def build_on(sc, engine: str, env: dict[str, str], attach) -> dict:
     day = run_measured(dbt_command(work), env)
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
-        tables = marts.attach_duckdb(con, sc.db, "duck")
+        tables = marts.attach_duckdb(con, sc.day_db, "duck")
         attach(con, "other")
         checked = [t for t in tables if t.startswith(("biz_", "rpt_", "dq_"))]
         # every load is a dlt load of its own: its id is the only column that may differ

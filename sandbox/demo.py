@@ -96,9 +96,12 @@ def _demo(target: str, target_env: dict[str, str]) -> int:
         "spark": "LAKE_PATH" not in os.environ,
     }[target]
     if fresh:
+        from orchestration.daily import default_state_dir
+
         if target == "duckdb":
             db.unlink(missing_ok=True)
         shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(default_state_dir(), ignore_errors=True)  # the daily job's state describes the old file
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=180)

@@ -530,6 +530,23 @@ def _messy_emails(rng: np.random.Generator, emails: np.ndarray) -> np.ndarray:
     return out.to_numpy(dtype=object)
 
 
+def next_day_of_events(
+    page_views: pd.DataFrame, form_submits: pd.DataFrame, fraction: float = 0.01, seed: int = 7
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One more day of traffic: `fraction` of the events again (returning visitors), with new ids and times
+    spread over the 24 hours after the last event so far; what a daily run loads (bench, tests)."""
+    rng = np.random.default_rng(seed)
+    last = max(page_views["event_date"].max(), form_submits["event_date"].max())
+    day = []
+    for frame, prefix in ((page_views, f"pv-next-{seed}-"), (form_submits, f"fs-next-{seed}-")):
+        sample = frame.sample(frac=fraction, random_state=seed).copy()
+        sample["id"] = [f"{prefix}{i}" for i in range(len(sample))]
+        offsets = np.sort(rng.integers(1, 86_400_000, len(sample)))
+        sample["event_date"] = last + pd.to_timedelta(offsets, unit="ms")
+        day.append(sample)
+    return day[0], day[1]
+
+
 def write_event_files(
     page_views: pd.DataFrame,
     form_submits: pd.DataFrame,

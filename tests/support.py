@@ -106,3 +106,53 @@ def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context, cert_file
+
+
+# columns that say when a run (re)wrote a row: they differ between two builds of the same data by design
+RUN_COLUMNS = frozenset({"_processed_at"})
+
+
+def table_differences(
+    a: Path, b: Path, tables: list[str], ignore: frozenset[str] = RUN_COLUMNS
+) -> dict[str, tuple[list, list]]:
+    """Per table of schema main: (rows only in warehouse `a`, rows only in `b`), compared with EXCEPT ALL
+    both ways on the columns of `a` except `ignore`."""
+    out = {}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{a}' as a_ (read_only)")
+        con.execute(f"attach '{b}' as b_ (read_only)")
+        for table in tables:
+            names = con.execute(
+                "select column_name from information_schema.columns where table_catalog = 'a_' "
+                "and table_schema = 'main' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            cols = ", ".join(f'"{name}"' for (name,) in names if name not in ignore)
+            only_a = con.execute(f"select {cols} from a_.main.{table} except all select {cols} from b_.main.{table}")
+            only_b = con.execute(f"select {cols} from b_.main.{table} except all select {cols} from a_.main.{table}")
+            out[table] = (only_a.fetchall(), only_b.fetchall())
+    return out
+
+
+def marts(path: Path) -> list[str]:
+    """The mart tables of a warehouse: biz_*, rpt_*, dq_*."""
+    rows = query(
+        path,
+        "select table_name from information_schema.tables where table_schema = 'main' "
+        "and regexp_matches(table_name, '^(biz|rpt|dq)_') order by 1",
+    )
+    return [name for (name,) in rows]
+
+
+def differences_from_full_build(warehouse: Path, workdir: Path) -> dict[str, tuple[list, list]]:
+    """Every mart of `warehouse` against a full build from the same raw tables: the file is copied and every
+    model rebuilt there (`dbt build --full-refresh`, without data tests). Only the marts that differ."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    full = workdir / "full.duckdb"
+    shutil.copy(warehouse, full)
+    # one file name per workdir: later calls parse partially
+    args = ["build", "--full-refresh", "--partial-parse", "--exclude-resource-type", "test"]
+    run_dbt([*args, "--exclude-resource-type", "unit_test"], full)
+    found = marts(warehouse)
+    assert len(found) >= 16, found
+    return {t: d for t, d in table_differences(warehouse, full, found).items() if d != ([], [])}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.__main__ import NOTHING_NEW, Row, _dbt_run_breakdown, goals
+from bench.__main__ import DAILY_DAY, DAILY_IDLE, Row, _dbt_run_breakdown, goals
 
 
 def test_breakdown_splits_start_up_models_and_tests(tmp_path):
@@ -26,10 +26,13 @@ def test_breakdown_without_run_results(tmp_path):
     assert _dbt_run_breakdown(tmp_path / "missing.json", 1.0) == "no run_results.json"
 
 
-def test_incremental_goal_line_names_the_cost_of_a_run_with_nothing_new():
+def test_goal_lines_of_the_daily_job():
     rows = [
-        Row("large", "dbt build, incremental, after one new day", 100, 18.0, 5.6, 1.0, "full", 120.0, 0.15),
-        Row("large", f"{NOTHING_NEW}: the same command again", 0, 13.2, 0.0, 1.0, "full", 120.0, 0.11),
+        Row("large", f"{DAILY_DAY} (~1% events): dbt part", 100, 9.0, 11.1, 1.0, "full", 120.0, 0.075),
+        Row("large", f"{DAILY_IDLE}: dbt part", 0, 4.8, 0.0, 1.0, "full", 120.0, 0.04),
+        Row("large", f"{DAILY_DAY}, whole job (loaders + dbt)", 100, 15.0, 6.7, 1.0),
     ]
-    assert "- large incremental day <= 10% of full build: 15.0% MISSED (a run with nothing new: 11.0%)" in goals(rows)
-    assert "- large incremental day <= 10% of full build: 15.0% MISSED" in goals(rows[:1])
+    lines = goals(rows)
+    assert "- large daily job's dbt part after a new day <= 10% of full build: 7.5% met" in lines
+    assert "- large daily job's dbt part with nothing new <= 3% of full build: 4.0% MISSED" in lines
+    assert not [line for line in lines if "whole job" in line]  # reported, not a goal

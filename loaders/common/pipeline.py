@@ -52,6 +52,10 @@ def make_pipeline(
     (PG* / DESTINATION__POSTGRES__CREDENTIALS, DESTINATION__SNOWFLAKE__CREDENTIALS, ...). Runs pass
     run_options(pipeline).
     """
+    # dlt leaves its load id out of Arrow tables unless asked. dbt needs it on every raw table: incremental
+    # models find new rows by it, and source freshness (macros/dlt_loaded_at.sql) tells by it which loads
+    # wrote a table, so the daily job builds only what new rows feed.
+    _default_setting("normalize.parquet_normalizer.add_dlt_load_id", "true")
     if destination in (None, "duckdb"):
         # DuckDB would take up to 80% of RAM for a large merge; cap it (it spills to disk beyond the cap).
         # Raw tables have no row order to keep: without it, a large file inserts in parallel (a third faster).

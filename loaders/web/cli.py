@@ -58,9 +58,6 @@ def run(args: argparse.Namespace) -> int:
         overrides["bucket_url"] = _local_path_as_given(args.bucket_url)
     if args.file_glob:
         overrides["file_glob"] = args.file_glob
-    # A normalizer knob, not a source option: dbt's incremental models find new rows by _dlt_load_id, which
-    # dlt leaves out of Arrow tables unless asked.
-    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     try:
         source = web_source(stats=stats, progress=progress, **overrides)
     except ConfigFieldMissingException as exc:
