@@ -10,7 +10,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 .DEFAULT_GOAL := help
 
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -23,15 +23,21 @@ venv: $(VENV)/.installed ## Create .venv with the pinned dependencies (requireme
 demo: venv ## Run the whole pipeline on sandbox data: emulators -> loaders -> DuckDB -> dbt build
 	$(PY) -m sandbox.demo
 
+dashboard: venv ## Serve the dashboards on http://127.0.0.1:8501 over DUCKDB_PATH's last build (DASHBOARD_ADDRESS, DASHBOARD_PORT)
+	$(PY) -m dashboard
+
+screenshots: venv ## Redraw docs/img/*.png: the dashboards in headless Chromium over a small demo warehouse
+	DASHBOARD_SCREENSHOT_DIR=$(CURDIR)/docs/img $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard_browser.py
+
 test: venv ## Run every test (loaders against emulators, dbt unit + data tests, end-to-end)
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
-bench: venv ## Benchmark loaders and dbt at two scales; writes bench/results/
+bench: venv ## Benchmark loaders, dbt and the dashboards (in Chromium) at two scales; writes bench/results/
 	$(PY) -m bench
 
 lint: venv ## ruff on the Python code
-	$(VENV)/bin/ruff check loaders sandbox tests bench
-	$(VENV)/bin/ruff format --check loaders sandbox tests bench
+	$(VENV)/bin/ruff check loaders sandbox tests bench dashboard
+	$(VENV)/bin/ruff format --check loaders sandbox tests bench dashboard
 
 docs: venv ## Generate dbt docs (open with: make docs-serve)
 	$(VENV)/bin/dbt docs generate --profiles-dir .
@@ -43,6 +49,6 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package reg
 	rm -rf /tmp/lockvenv && $(PYTHON) -m venv /tmp/lockvenv && /tmp/lockvenv/bin/pip install -q -e '.[dev]' && /tmp/lockvenv/bin/pip freeze --exclude-editable > requirements.lock
 
 clean: ## Remove the venv, dbt artifacts and the demo warehouse
-	rm -rf $(VENV) target logs warehouse.duckdb sandbox/data .dlt/pipelines
+	rm -rf $(VENV) target logs warehouse.duckdb warehouse.duckdb.dashboard sandbox/data .dlt/pipelines
 
-.PHONY: help venv demo test bench lint docs docs-serve lock clean
+.PHONY: help venv demo dashboard screenshots test bench lint docs docs-serve lock clean

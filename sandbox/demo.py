@@ -175,6 +175,9 @@ def summarize(db: Path) -> None:
         f"{db.name if db.parent == REPO else db}').sql('select source_system, bizible_stage, count(*) "
         "from biz_leads group by all order by 3 desc'))\""
     )
+    # the dashboards read the snapshot dbt published beside the warehouse, never the warehouse itself
+    prefix = "" if db == REPO / "warehouse.duckdb" else f"DUCKDB_PATH={db} "
+    print(f"Dashboards: {prefix}make dashboard   then open http://localhost:8501")
 
 
 if __name__ == "__main__":
