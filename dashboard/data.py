@@ -23,6 +23,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ MODELS = {
     "U-Shaped": "u_shape_percentage",
 }
 GRAINS = ("day", "week", "month", "quarter", "year")
+PREPARE_MEMORY_LIMIT = os.environ.get("DASHBOARD_MEMORY_LIMIT", "2GB")
 
 
 class NoData(Exception):
@@ -97,7 +99,7 @@ _manifest_lock = threading.Lock()
 _manifest_cache: dict[str, tuple[tuple, Build]] = {}
 
 
-def current_build() -> Build:
+def published_build() -> Build:
     """The build the manifest names now. Re-read only when the manifest file changed (a stat per call)."""
     folder = snapshot_dir()
     path = folder / "manifest.json"
@@ -137,25 +139,168 @@ def current_build() -> Build:
         return build
 
 
-_connections: dict[Build, duckdb.DuckDBPyConnection] = {}
-_connections_lock = threading.Lock()
+# Each build is prepared once in an in-memory DuckDB: views over its Parquet files (src_*, for the Journey),
+# and slim tables the other pages count on: the session's dimensions joined in, integer keys for what is
+# counted distinct (visitors, persons, emails) and for landing pages and referrers (a distinct count over
+# integers is several times faster than over strings, and no page query joins), and only the segment columns
+# a category uses. A new build is prepared in the background while the previous one is still shown.
+def _prepare_sql(categories: list[str]) -> list[tuple[list[str], str]]:
+    """(relations needed, statements) to prepare a build whose segment categories are in `categories`."""
+    segments = "".join(f", t.{c}" for c in categories)
+    return [
+        (
+            ["sessions"],
+            """
+            create table pages as
+            select row_number() over (order by landing_page, landing_page_title) as page_code, landing_page,
+                landing_page_title
+            from (select distinct landing_page, landing_page_title from src_sessions);
+            create table referrers as
+            select row_number() over (order by referrer_domain) as referrer_code, referrer_domain
+            from (select distinct referrer_domain from src_sessions);
+            create table channels as
+            select row_number() over (order by channel, subchannel) as channel_code, channel, subchannel
+            from (select distinct channel, subchannel from src_sessions);
+            create temp table session_keys as
+            select s.session_id, s.session_day, s.channel, s.subchannel, s.campaign, pages.page_code,
+                referrers.referrer_code, channels.channel_code, visitors.visitor_key, s.page_view_count,
+                s.form_submit_count
+            from src_sessions as s
+            inner join pages
+                on s.landing_page is not distinct from pages.landing_page
+                and s.landing_page_title is not distinct from pages.landing_page_title
+            inner join referrers on s.referrer_domain is not distinct from referrers.referrer_domain
+            inner join channels
+                on s.channel = channels.channel and s.subchannel is not distinct from channels.subchannel
+            inner join (
+                select visitor_id, row_number() over () as visitor_key
+                from (select distinct visitor_id from src_sessions)
+            ) as visitors on s.visitor_id = visitors.visitor_id;
+            create table sessions as
+            select * exclude (session_id) from session_keys order by session_day;
+            create table dimensions as select distinct channel, subchannel, campaign from session_keys;
+            """,
+        ),
+        (
+            ["sessions", "form_emails"],
+            """
+            create table form_emails as
+            select s.session_day, s.channel, s.subchannel, s.campaign, s.page_code, s.referrer_code, s.channel_code,
+                e.email_key
+            from src_form_emails as f
+            inner join session_keys as s on f.session_id = s.session_id
+            inner join (
+                select email, row_number() over () as email_key from (select distinct email from src_form_emails)
+            ) as e on f.email = e.email;
+            """,
+        ),
+        (
+            ["sessions", "touchpoints"],
+            f"""
+            create table created as
+            select s.session_day, s.channel, s.subchannel, s.campaign, s.page_code, s.referrer_code,
+                s.channel_code{segments}
+            from src_touchpoints as t
+            inner join session_keys as s on t.session_id = s.session_id
+            where t.is_reported and t.is_lead_creation_touch and t.is_form_submission_touch;
+            """,
+        ),
+        (
+            ["touchpoints"],
+            f"""
+            create table touchpoints as
+            select t.touchpoint_day, t.channel, t.subchannel, t.campaign{segments}, t.first_click_percentage,
+                t.last_anon_click_percentage, t.u_shape_percentage, k.person_key
+            from src_touchpoints as t
+            inner join (
+                select source_system, person_id, row_number() over () as person_key
+                from (select distinct source_system, person_id from src_touchpoints)
+            ) as k on t.source_system = k.source_system and t.person_id = k.person_id
+            where t.is_reported
+            order by t.touchpoint_day;
+            """,
+        ),
+        (
+            ["persons", "touchpoints"],
+            f"""
+            create table persons as
+            select t.source_system, t.person_type, t.created_day{segments}, t.is_duplicate, t.is_deleted,
+                t.is_reported, t.is_counted, t.has_marketo_match, t.has_dangling_crm_id,
+                coalesce(ft.channel, '{NO_TOUCHPOINT}') as first_touch_channel,
+                ft.subchannel as first_touch_subchannel, ft.campaign as first_touch_campaign
+            from src_persons as t
+            left join (
+                select source_system, person_id, channel, subchannel, campaign from src_touchpoints
+                where is_first_touch
+            ) as ft on t.source_system = ft.source_system and t.person_id = ft.person_id;
+            """,
+        ),
+    ]
 
 
-def _connection(build: Build) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per relation of `build`, kept while the build is current."""
-    with _connections_lock:
-        con = _connections.get(build)
-        if con is None:
-            con = duckdb.connect()
-            for name in RELATIONS:
-                if dict(build.files).get(RELATIONS[name]):
-                    con.execute(f"create view {name} as select * from {build.relation_sql(name)}")
-            # one build per snapshot folder is current; an older one's files are about to be rewritten
-            folder = _folder(build)
-            for stale in [b for b in _connections if b != build and _folder(b) == folder]:
-                _connections.pop(stale)  # closed when its last cursor is done
-            _connections[build] = con
-        return con
+_prepared: dict[Build, duckdb.DuckDBPyConnection] = {}
+_preparing: dict[Build, threading.Lock] = {}
+_prepared_lock = threading.Lock()
+
+
+def current_build(wait: bool = False) -> Build:
+    """The build the pages show: the published one once it is prepared. Until then, the build shown before
+    (its files are untouched by the next publish) while the new one is prepared in the background; with no
+    build shown before, or with `wait`, it is prepared now."""
+    latest = published_build()
+    with _prepared_lock:
+        if latest in _prepared:
+            return latest
+        shown = [b for b in _prepared if _folder(b) == _folder(latest)]
+        start = bool(shown) and not wait and latest not in _preparing
+        if start:
+            _preparing[latest] = threading.Lock()
+    if shown and not wait:
+        if start:
+            threading.Thread(target=_prepare, args=(latest,), name="prepare-build", daemon=True).start()
+        return shown[-1]
+    _prepare(latest)
+    return latest
+
+
+def _prepare(build: Build) -> None:
+    with _prepared_lock:
+        lock = _preparing.setdefault(build, threading.Lock())
+    try:
+        with lock:
+            if build not in _prepared:
+                con = _prepared_connection(build)
+                with _prepared_lock:
+                    # the build shown before stays for the pages still drawing it; the one before that goes
+                    for stale in [b for b in _prepared if _folder(b) == _folder(build)][:-1]:
+                        _prepared.pop(stale)
+                    _prepared[build] = con
+    except duckdb.Error as exc:
+        raise NoData(f"The dashboard snapshot in `{_folder(build)}` cannot be read ({exc}); run `dbt build`.") from None
+    finally:
+        with _prepared_lock:
+            _preparing.pop(build, None)
+
+
+def _prepared_connection(build: Build) -> duckdb.DuckDBPyConnection:
+    # no insertion order to keep; a cap so that two builds prepared side by side stay within reason
+    con = duckdb.connect(config={"preserve_insertion_order": False, "memory_limit": PREPARE_MEMORY_LIMIT})
+    present = {name for name in RELATIONS if dict(build.files).get(RELATIONS[name])}
+    for name in present:
+        view = name if name == "segment_names" else f"src_{name}"
+        con.execute(f"create view {view} as select * from {build.relation_sql(name)}")
+    categories = []
+    if "segment_names" in present:
+        used = con.execute("select distinct category_column from segment_names where is_active").fetchall()
+        categories = sorted((c for (c,) in used if CATEGORY_COLUMN.match(c)), key=lambda c: int(c[8:]))
+    for needs, sql in _prepare_sql(categories):
+        if set(needs) <= present:
+            started = time.perf_counter()
+            con.execute(sql)
+            if os.environ.get("DASHBOARD_PROFILE"):
+                print(f"prepare {needs}: {time.perf_counter() - started:.2f}s", flush=True)
+    con.execute("drop table if exists session_keys")
+    return con
 
 
 def _folder(build: Build) -> str:
@@ -163,21 +308,13 @@ def _folder(build: Build) -> str:
 
 
 def query(build: Build, sql: str, params: list | tuple = ()) -> pd.DataFrame:
-    """Run `sql` with bound `params` on the build's relations. A file that cannot be read (a later build
-    replaced it while this page was drawn: two builds within one page run) gets one retry on fresh views."""
-    try:
-        return _execute(build, sql, params)
-    except (duckdb.IOException, duckdb.InvalidInputException):
-        with _connections_lock:
-            _connections.pop(build, None)
-        try:
-            return _execute(build, sql, params)
-        except (duckdb.IOException, duckdb.InvalidInputException):
-            raise NoData("The dashboard snapshot changed while this page was drawn; reload the page.") from None
-
-
-def _execute(build: Build, sql: str, params: list | tuple) -> pd.DataFrame:
-    cursor = _connection(build).cursor()
+    """Run `sql` with bound `params` on the build's prepared relations."""
+    with _prepared_lock:
+        con = _prepared.get(build)
+    if con is None:
+        _prepare(build)
+        con = _prepared[build]
+    cursor = con.cursor()
     try:
         return cursor.execute(sql, list(params)).df()
     except duckdb.CatalogException as exc:
@@ -309,15 +446,15 @@ class _Where:
         return " and ".join(self.conditions) if self.conditions else "true"
 
 
-def _dimension_filters(w: _Where, f: Filters, prefix: str = "") -> None:
-    w.values(prefix + "channel", f.channels)
-    w.values(prefix + "subchannel", f.subchannels)
-    w.values(prefix + "campaign", f.campaigns)
+def _dimension_filters(w: _Where, f: Filters) -> None:
+    w.values("channel", f.channels)
+    w.values("subchannel", f.subchannels)
+    w.values("campaign", f.campaigns)
 
 
-def _segment_filters(w: _Where, f: Filters, prefix: str = "") -> None:
+def _segment_filters(w: _Where, f: Filters) -> None:
     for column, names in f.segments:
-        w.values(prefix + column, names)
+        w.values(column, names)
 
 
 def filter_options(build: Build) -> dict:
@@ -331,7 +468,7 @@ def filter_options(build: Build) -> dict:
     dims = query(
         build,
         "select distinct channel, coalesce(subchannel, ?) as subchannel, coalesce(campaign, ?) as campaign "
-        "from sessions order by all",
+        "from dimensions order by all",
         [NONE, NONE],
     )
     categories: dict[str, dict] = {}
@@ -345,13 +482,12 @@ def filter_options(build: Build) -> dict:
 # ---------------------------------------------------------------- Engagement
 
 
-def _touchpoints_where(f: Filters, alias: str = "") -> _Where:
-    prefix = alias + "." if alias else ""
+def _touchpoints_where(f: Filters) -> _Where:
+    """The reported touchpoints (the prepared table holds no others) that f selects."""
     w = _Where()
-    w.add(f"{prefix}is_reported")
-    w.dates(prefix + "touchpoint_day", f)
-    _segment_filters(w, f, prefix)
-    _dimension_filters(w, f, prefix)
+    w.dates("touchpoint_day", f)
+    _segment_filters(w, f)
+    _dimension_filters(w, f)
     return w
 
 
@@ -360,7 +496,7 @@ def engagement_totals(build: Build, f: Filters, model: str) -> dict:
     w = _touchpoints_where(f)
     df = query(
         build,
-        f"select count(*) as touchpoints, count(distinct (source_system, person_id)) as people, "
+        f"select count(*) as touchpoints, count(distinct person_key) as people, "
         f"coalesce(sum({MODELS[model]}) / 100, 0) as credit from touchpoints where {w.sql()}",
         w.params,
     )
@@ -396,7 +532,7 @@ def engagement_by(build: Build, f: Filters, level: str, model: str) -> pd.DataFr
     w = _touchpoints_where(f)
     return query(
         build,
-        f"select {keys}, count(*) as touchpoints, count(distinct (source_system, person_id)) as people_touched, "
+        f"select {keys}, count(*) as touchpoints, count(distinct person_key) as people_touched, "
         f"sum({MODELS[model]}) / 100 as credit from touchpoints where {w.sql()} "
         f"group by all order by credit desc, touchpoints desc, {', '.join(columns)}",
         [NONE] * len(columns) + w.params,
@@ -412,55 +548,44 @@ def _grain(grain: str) -> str:
 # ---------------------------------------------------------------- Web Traffic
 
 
-def _sessions_where(f: Filters, alias: str = "") -> _Where:
-    prefix = alias + "." if alias else ""
+def _total(column: str) -> str:
+    """A sum of counts as a count (DuckDB sums bigints into 128-bit integers, which pandas turns into floats)."""
+    return f"cast(coalesce(sum({column}), 0) as bigint)"
+
+
+def _sessions_where(f: Filters) -> _Where:
     w = _Where()
-    w.dates(prefix + "session_day", f)
-    _dimension_filters(w, f, prefix)
+    w.dates("session_day", f)
+    _dimension_filters(w, f)
     return w
 
 
 def _created_where(f: Filters) -> _Where:
-    """Persons created from forms: the lead-creation touch is a form, counted on its session's day, with the
+    """Persons created from forms (the lead-creation touch is a form): on their session's day, with the
     session's dimensions and the person's segments."""
-    w = _sessions_where(f, "s")
-    w.add("t.is_reported and t.is_lead_creation_touch and t.is_form_submission_touch")
-    _segment_filters(w, f, "t.")
+    w = _sessions_where(f)
+    _segment_filters(w, f)
     return w
 
 
 def web_totals(build: Build, f: Filters) -> dict:
     """Visits, visitors, page views, forms, unique emails from forms and persons created from forms."""
-    w = _sessions_where(f)
-    visits = query(
+    w, wc = _sessions_where(f), _created_where(f)
+    row = query(
         build,
-        "select count(*) as visits, count(distinct visitor_id) as visitors, "
-        "coalesce(sum(page_view_count), 0) as page_views, coalesce(sum(form_submit_count), 0) as forms "
-        f"from sessions where {w.sql()}",
-        w.params,
+        f"""
+        with traffic as (
+            select count(*) as visits, count(distinct visitor_key) as visitors,
+                {_total("page_view_count")} as page_views, {_total("form_submit_count")} as forms
+            from sessions where {w.sql()}
+        ),
+        emails as (select count(distinct email_key) as emails from form_emails where {w.sql()}),
+        persons_created as (select count(*) as persons_created from created where {wc.sql()})
+        select * from traffic, emails, persons_created
+        """,
+        w.params + w.params + wc.params,
     ).iloc[0]
-    ws = _sessions_where(f, "s")
-    emails = query(
-        build,
-        "select count(distinct e.email) as emails from form_emails as e "
-        f"inner join sessions as s on e.session_id = s.session_id where {ws.sql()}",
-        ws.params,
-    ).iloc[0]
-    wc = _created_where(f)
-    created = query(
-        build,
-        "select count(*) as created from touchpoints as t "
-        f"inner join sessions as s on t.session_id = s.session_id where {wc.sql()}",
-        wc.params,
-    ).iloc[0]
-    return {
-        "visits": int(visits["visits"]),
-        "visitors": int(visits["visitors"]),
-        "page_views": int(visits["page_views"]),
-        "forms": int(visits["forms"]),
-        "emails": int(emails["emails"]),
-        "persons_created": int(created["created"]),
-    }
+    return {key: int(value) for key, value in row.items()}
 
 
 def web_over_time(build: Build, f: Filters, grain: str) -> pd.DataFrame:
@@ -469,92 +594,84 @@ def web_over_time(build: Build, f: Filters, grain: str) -> pd.DataFrame:
     return query(
         build,
         f"select cast(date_trunc('{_grain(grain)}', session_day) as date) as period, count(*) as visits, "
-        "sum(page_view_count) as page_views, sum(form_submit_count) as forms "
+        f"{_total('page_view_count')} as page_views, {_total('form_submit_count')} as forms "
         f"from sessions where {w.sql()} group by all order by all",
         w.params,
     )
 
 
-def _web_table(build: Build, f: Filters, keys: list[str]) -> pd.DataFrame:
-    """The web measures by `keys` (session columns): page views, visits, visitors, forms, unique emails from
-    forms and persons created from forms."""
-    ws = _sessions_where(f, "s")
-    wc = _created_where(f)
-    key_sql = ", ".join(f"coalesce(s.{k}, ?) as {k}" for k in keys)
-    n = [NONE] * len(keys)
+# what each web table is by: the key its rows are grouped on, and the columns it shows for the key
+WEB_TABLES = {
+    "landing page": (
+        ["page_code"],
+        "inner join pages on traffic.page_code = pages.page_code",
+        ["pages.landing_page", "pages.landing_page_title"],
+    ),
+    "referrer": (
+        ["referrer_code"],
+        "inner join referrers on traffic.referrer_code = referrers.referrer_code",
+        ["referrers.referrer_domain"],
+    ),
+    "channel": (
+        ["channel_code"],
+        "inner join channels on traffic.channel_code = channels.channel_code",
+        ["channels.channel", "channels.subchannel"],
+    ),
+}
+
+
+def web_table(build: Build, f: Filters, by: str) -> pd.DataFrame:
+    """Page views, visits, visitors, forms, unique emails from forms and persons created from forms, by
+    landing page (and title), referrer domain, or channel and subchannel."""
+    keys, names, shown = WEB_TABLES[by]
+    w, wc = _sessions_where(f), _created_where(f)
+    key_list = ", ".join(keys)
+    on = " and ".join(f"traffic.{k} is not distinct from {{other}}.{k}" for k in keys)
     return query(
         build,
         f"""
         with traffic as (
-            select {key_sql}, sum(s.page_view_count) as page_views, count(*) as visits,
-                count(distinct s.visitor_id) as visitors, sum(s.form_submit_count) as forms
-            from sessions as s where {ws.sql()} group by all
+            select {key_list}, {_total("page_view_count")} as page_views, count(*) as visits,
+                count(distinct visitor_key) as visitors, {_total("form_submit_count")} as forms
+            from sessions where {w.sql()} group by all
         ),
         emails as (
-            select {key_sql}, count(distinct e.email) as emails
-            from form_emails as e inner join sessions as s on e.session_id = s.session_id
-            where {ws.sql()} group by all
+            select {key_list}, count(distinct email_key) as emails from form_emails where {w.sql()} group by all
         ),
-        created as (
-            select {key_sql}, count(*) as persons_created
-            from touchpoints as t inner join sessions as s on t.session_id = s.session_id
-            where {wc.sql()} group by all
+        persons_created as (
+            select {key_list}, count(*) as persons_created from created where {wc.sql()} group by all
         )
-        select traffic.*, coalesce(emails.emails, 0) as emails,
-            coalesce(created.persons_created, 0) as persons_created
+        select {", ".join(f"coalesce({c}, ?) as {c.split('.')[1]}" for c in shown)},
+            traffic.page_views, traffic.visits, traffic.visitors, traffic.forms,
+            coalesce(emails.emails, 0) as emails, coalesce(persons_created.persons_created, 0) as persons_created
         from traffic
-        left join emails on {_join(keys, "emails")}
-        left join created on {_join(keys, "created")}
-        order by visits desc, {", ".join(f"traffic.{k}" for k in keys)}
+        {names}
+        left join emails on {on.format(other="emails")}
+        left join persons_created on {on.format(other="persons_created")}
+        order by traffic.visits desc, {", ".join(c.split(".")[1] for c in shown)}
         """,
-        n + ws.params + n + ws.params + n + wc.params,
+        w.params + w.params + wc.params + [NONE] * len(shown),
     )
-
-
-def _join(keys: list[str], other: str) -> str:
-    return " and ".join(f"traffic.{k} = {other}.{k}" for k in keys)
-
-
-def web_by_landing_page(build: Build, f: Filters) -> pd.DataFrame:
-    return _web_table(build, f, ["landing_page", "landing_page_title"])
-
-
-def web_by_referrer(build: Build, f: Filters) -> pd.DataFrame:
-    return _web_table(build, f, ["referrer_domain"])
-
-
-def web_by_channel(build: Build, f: Filters) -> pd.DataFrame:
-    return _web_table(build, f, ["channel", "subchannel"])
 
 
 # ---------------------------------------------------------------- New persons and Reconciliation
 
 
 def _persons_sql(f: Filters, extra: str = "true") -> tuple[str, list]:
-    """Persons created in f's period, in f's segments, whose first touch matches f's channel filters, with
-    the first touch's channel (`No touchpoint` without one)."""
+    """Persons created in f's period, in f's segments, whose first touch matches f's channel filters."""
     w = _Where()
     w.add(extra)
-    w.dates("p.created_day", f)
-    _segment_filters(w, f, "p.")
-    w.values("coalesce(ft.channel, '" + NO_TOUCHPOINT + "')", f.channels)
-    w.values("ft.subchannel", f.subchannels)
-    w.values("ft.campaign", f.campaigns)
-    sql = f"""
-        select p.*, coalesce(ft.channel, '{NO_TOUCHPOINT}') as first_touch_channel,
-            ft.subchannel as first_touch_subchannel, ft.campaign as first_touch_campaign
-        from persons as p
-        left join (
-            select source_system, person_id, channel, subchannel, campaign from touchpoints where is_first_touch
-        ) as ft on p.source_system = ft.source_system and p.person_id = ft.person_id
-        where {w.sql()}
-    """
-    return sql, w.params
+    w.dates("created_day", f)
+    _segment_filters(w, f)
+    w.values("first_touch_channel", f.channels)
+    w.values("first_touch_subchannel", f.subchannels)
+    w.values("first_touch_campaign", f.campaigns)
+    return f"select * from persons where {w.sql()}", w.params
 
 
 def new_persons_by_month(build: Build, f: Filters) -> pd.DataFrame:
     """New leads, contacts and persons by creation month × source system × first-touch channel."""
-    sql, params = _persons_sql(f, "p.is_reported")
+    sql, params = _persons_sql(f, "is_reported")
     return query(
         build,
         f"""
@@ -569,7 +686,7 @@ def new_persons_by_month(build: Build, f: Filters) -> pd.DataFrame:
 
 
 def new_persons_totals(build: Build, f: Filters) -> dict:
-    sql, params = _persons_sql(f, "p.is_reported")
+    sql, params = _persons_sql(f, "is_reported")
     row = query(
         build,
         f"select count(*) as persons, count(*) filter (where person_type = 'lead') as leads, "
@@ -627,17 +744,19 @@ def journey(build: Build, email: str, f: Filters) -> dict[str, pd.DataFrame]:
     persons = query(
         build,
         "select source_system, person_type, person_id, created_date, is_duplicate, is_deleted, other_system_id, "
-        f"{categories} from persons where email = ? order by source_system, person_id",
+        f"{categories} from src_persons where email = ? order by source_system, person_id",
         [email],
     )
-    ws = _sessions_where(f, "s")
+    # the snapshot's files are sorted by email and by visitor: a lookup by a literal value reads a row group
+    visitors = query(build, "select distinct visitor_id from src_form_emails where email = ?", [email])
+    ws = _sessions_where(f)
+    ids = visitors["visitor_id"].tolist()
     sessions = query(
         build,
-        "select s.session_started_at, s.channel, s.subchannel, s.campaign, s.landing_page, s.landing_page_title, "
-        "s.referrer_domain, s.page_view_count, s.form_submit_count, s.session_id, s.visitor_id from sessions as s "
-        "where s.visitor_id in (select visitor_id from form_emails where email = ?) and "
-        f"{ws.sql()} order by s.session_started_at",
-        [email] + ws.params,
+        "select session_started_at, channel, subchannel, campaign, landing_page, landing_page_title, "
+        "referrer_domain, page_view_count, form_submit_count, session_id, visitor_id from src_sessions "
+        f"where visitor_id in ({', '.join('?' for _ in ids) or 'null'}) and {ws.sql()} order by session_started_at",
+        ids + ws.params,
     )
     w = _Where()
     w.add("email = ?", email)
@@ -648,7 +767,7 @@ def journey(build: Build, email: str, f: Filters) -> dict[str, pd.DataFrame]:
         "select touchpoint_date, source_system, person_id, marketing_touch_type, channel, subchannel, campaign, "
         "landing_page, is_first_touch, is_lead_creation_touch, is_form_submission_touch, "
         "first_click_percentage, last_anon_click_percentage, u_shape_percentage, is_reported, session_id "
-        f"from touchpoints where {w.sql()} order by touchpoint_date, source_system, person_id",
+        f"from src_touchpoints where {w.sql()} order by touchpoint_date, source_system, person_id",
         w.params,
     )
     return {"persons": persons, "sessions": sessions, "touchpoints": touchpoints}
@@ -658,7 +777,7 @@ def example_emails(build: Build, n: int = 3) -> list[str]:
     """A few emails with several touchpoints, to try the Journey page on."""
     df = query(
         build,
-        "select email from touchpoints where is_reported group by email "
+        "select email from src_touchpoints where is_reported group by email "
         "having count(*) >= 3 and bool_or(is_lead_creation_touch) order by count(*) desc, email limit ?",
         [n],
     )

@@ -38,6 +38,7 @@ def page(title: str, intro: str) -> data.Build | None:
         return None
     st.session_state["_build_id"] = build.id
     st.session_state["_touched"] = []  # the settings this run drew: its URL and its ready mark
+    st.session_state["_title"] = title
     # on a page's first run (a new session, or arriving from another page) the filters are seeded again: widget
     # state does not follow the user from page to page
     st.session_state["_fresh_page"] = st.session_state.get("_page") != title
@@ -266,7 +267,8 @@ def table(df: pd.DataFrame, name: str, key: str, column_config: dict | None = No
 def ready(build: data.Build) -> None:
     """An invisible mark drawn last, naming the build and the page's state: the browser tests and the bench
     wait for it to carry the state they asked for before they look at the charts."""
-    token = hashlib.sha1(json.dumps(_state(), default=str, sort_keys=True).encode()).hexdigest()[:12]
+    state = [st.session_state.get("_title"), _state()]
+    token = hashlib.sha1(json.dumps(state, default=str, sort_keys=True).encode()).hexdigest()[:12]
     st.html(f'<div data-testid="dashboard-ready" data-build="{build.id}" data-state="{token}"></div>')
 
 

@@ -24,20 +24,27 @@
     rpt_dashboard_* views in place (dashboard/data.py names the relations it reads).
 -#}
 
-{#- The relations the dashboard reads, and the column each is published by (none: whole). -#}
+{#-
+    The relations the dashboard reads: the column each is published by (none: whole), and the column its rows
+    are sorted by, in row groups small enough that a lookup of one email or visitor (the Journey page) reads a
+    row group or two of each file, found by their min/max statistics.
+-#}
 {% macro dashboard_relations() -%}
     {{ return([
-        {'name': 'rpt_dashboard_touchpoints', 'partition_by': 'touchpoint_month', 'key': 'touchpoint_id'},
-        {'name': 'rpt_dashboard_sessions', 'partition_by': 'session_month', 'key': 'session_id'},
-        {'name': 'rpt_dashboard_form_emails', 'partition_by': 'form_month', 'key': 'form_submit_id'},
-        {'name': 'rpt_dashboard_persons', 'partition_by': none, 'fingerprint': 'upstream'},
+        {'name': 'rpt_dashboard_touchpoints', 'partition_by': 'touchpoint_month', 'key': 'touchpoint_id',
+            'order_by': 'email'},
+        {'name': 'rpt_dashboard_sessions', 'partition_by': 'session_month', 'key': 'session_id',
+            'order_by': 'visitor_id'},
+        {'name': 'rpt_dashboard_form_emails', 'partition_by': 'form_month', 'key': 'form_submit_id',
+            'order_by': 'email'},
+        {'name': 'rpt_dashboard_persons', 'partition_by': none, 'fingerprint': 'upstream', 'order_by': 'email'},
         {'name': 'biz_segment_names', 'partition_by': none, 'fingerprint': 'content'},
     ]) }}
 {%- endmacro %}
 
 {#- Bumped when the layout changes: every part is then written again. -#}
 {% macro dashboard_snapshot_format() -%}
-    {{ return('1') }}
+    {{ return('2') }}
 {%- endmacro %}
 
 {#- on-run-end: `{{ publish_dashboard_snapshot(results) }}` -#}
@@ -143,8 +150,8 @@
         {%- endif -%}
         {%- set relation = parts[0].relation -%}
         {%- set months = parts | rejectattr('part', 'equalto', '_schema') | list -%}
-        {#- many months (a first publish, a full refresh): read from the view once, sorted so each month's copy
-            reads its own blocks; a daily run's month or two: straight from the view -#}
+        {#- many months (a first publish, a full refresh): read from the view once; a daily run's month or two:
+            straight from the view -#}
         {%- set source = relation -%}
         {%- if spec.partition_by and months | length > 2 -%}
             {%- set dates = [] -%}
@@ -152,7 +159,7 @@
                 {%- do dates.append('cast(' ~ sql_string(w.part) ~ ' as date)') -%}
             {%- endfor -%}
             {%- do run_query("create or replace temp table _dashboard_rows as select * from " ~ relation ~ " where "
-                ~ spec.partition_by ~ " in (" ~ dates | join(', ') ~ ") order by " ~ spec.partition_by) -%}
+                ~ spec.partition_by ~ " in (" ~ dates | join(', ') ~ ")") -%}
             {%- set source = '_dashboard_rows' -%}
         {%- endif -%}
         {%- for w in parts -%}
@@ -164,7 +171,11 @@
             {%- else -%}
                 {%- set select = "select * from " ~ relation -%}
             {%- endif -%}
-            {%- do run_query("copy (" ~ select ~ ") to " ~ sql_string(dir ~ '/' ~ w.file) ~ " (format parquet)") -%}
+            {%- if spec.get('order_by') and w.part != '_schema' -%}
+                {%- set select = select ~ " order by " ~ spec.order_by -%}
+            {%- endif -%}
+            {%- do run_query("copy (" ~ select ~ ") to " ~ sql_string(dir ~ '/' ~ w.file)
+                ~ " (format parquet, row_group_size 16384)") -%}
         {%- endfor -%}
     {%- endfor -%}
     {%- do run_query("drop table if exists _dashboard_rows") -%}

@@ -57,7 +57,7 @@ def test_an_open_dashboard_never_fails_a_build_which_replaces_the_snapshot_whole
         locked = run_dbt(BUILD, db, check=False)
     assert locked.returncode != 0 and "lock" in (locked.stdout + locked.stderr).lower()
 
-    before = data.current_build()
+    before = data.current_build(wait=True)
     sessions_before = data.query(before, "select count(*) as n from sessions")["n"][0]
     old_files = files(db)
     old_manifest = manifest(db)
@@ -70,7 +70,7 @@ def test_an_open_dashboard_never_fails_a_build_which_replaces_the_snapshot_whole
     assert data.query(before, "select count(*) as n from sessions")["n"][0] == sessions_before
     assert "Dashboard snapshot published" in built.stdout
 
-    after = data.current_build()
+    after = data.current_build(wait=True)
     assert after.id != before.id
     (sessions_now,) = query(db, "select count(*) from biz_sessions")[0]
     assert data.query(after, "select count(*) as n from sessions")["n"][0] == sessions_now > sessions_before

@@ -7,9 +7,7 @@ from dashboard import data, ui
 
 totals = ui.cached(data.web_totals)
 over_time = ui.cached(data.web_over_time)
-by_landing_page = ui.cached(data.web_by_landing_page)
-by_referrer = ui.cached(data.web_by_referrer)
-by_channel = ui.cached(data.web_by_channel)
+table = ui.cached(data.web_table)
 
 
 def draw(build: data.Build) -> None:
@@ -58,16 +56,18 @@ def draw(build: data.Build) -> None:
             .properties(height=300),
             width="stretch",
         )
-    channels = by_channel(build, f)
+    channels = table(build, f, "channel")
     with right:
         st.subheader("Visits by channel and subchannel")
+        st.caption("Each bar is split into its subchannels (hover for their numbers).")
         st.altair_chart(
             alt.Chart(channels)
-            .mark_bar()
+            .mark_bar(stroke="white", strokeWidth=1)
             .encode(
                 y=alt.Y("channel:N", sort="-x", title=None),
                 x=alt.X("sum(visits):Q", title="Visits"),
-                color=alt.Color("subchannel:N", title="Subchannel", legend=None),
+                color=alt.Color("channel:N", scale=ui.channel_scale(channels["channel"]), legend=None),
+                order=alt.Order("visits:Q", sort="descending"),
                 tooltip=["channel:N", "subchannel:N", "visits:Q", "visitors:Q", "page_views:Q", "forms:Q"],
             )
             .properties(height=300),
@@ -75,23 +75,12 @@ def draw(build: data.Build) -> None:
         )
     st.subheader("By landing page")
     ui.table(
-        by_landing_page(build, f)[
-            [
-                "landing_page",
-                "landing_page_title",
-                "page_views",
-                "visits",
-                "visitors",
-                "forms",
-                "emails",
-                "persons_created",
-            ]
-        ],
+        table(build, f, "landing page"),
         "web_traffic_by_landing_page",
         "csv_landing_pages",
     )
     st.subheader("By referrer")
-    ui.table(by_referrer(build, f), "web_traffic_by_referrer", "csv_referrers")
+    ui.table(table(build, f, "referrer"), "web_traffic_by_referrer", "csv_referrers")
     st.subheader("By channel and subchannel")
     ui.table(channels, "web_traffic_by_channel", "csv_channels")
 

@@ -63,7 +63,7 @@ def draw(build: data.Build) -> None:
         share,
         "new_persons_no_touchpoint_share",
         "csv_share",
-        {"no_touchpoint_share": st.column_config.NumberColumn(format="percent")},
+        {"no_touchpoint_share": st.column_config.NumberColumn("No touchpoint share", format="percent")},
     )
     st.subheader("By month, source system and first-touch channel")
     ui.table(df, "new_persons_by_month_source_channel", "csv_new_persons")

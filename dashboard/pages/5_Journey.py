@@ -15,6 +15,11 @@ def flags(row) -> str:
     return " ".join(name for name, on in marks if on)
 
 
+def milestones(row) -> str:
+    """The chart's label: first touch and lead creation (a form shows as a filled diamond)."""
+    return " ".join(name for name, on in [("FT", row.is_first_touch), ("LC", row.is_lead_creation_touch)] if on)
+
+
 def person_label(row) -> str:
     system = "CRM" if row.source_system == "Crm" else row.source_system
     return f"{system} {row.person_type} {row.person_id}" + (" (duplicate)" if row.is_duplicate else "")
@@ -28,6 +33,7 @@ def timeline(sessions: pd.DataFrame, touchpoints: pd.DataFrame, persons: pd.Data
         row=[labels.get((r.source_system, r.person_id), r.person_id) for r in touchpoints.itertuples()],
         when=touchpoints["touchpoint_date"],
         flags=[flags(r) for r in touchpoints.itertuples()],
+        label=[milestones(r) for r in touchpoints.itertuples()],
     )
     colors = ui.channel_scale(pd.concat([s["channel"], t["channel"]]))
     y = alt.Y("row:N", title=None, sort=["Sessions", *labels.values()], axis=alt.Axis(labelLimit=320))
@@ -44,11 +50,14 @@ def timeline(sessions: pd.DataFrame, touchpoints: pd.DataFrame, persons: pd.Data
     )
     touches = (
         alt.Chart(t)
-        .mark_point(size=260, filled=True, shape="diamond")
+        .mark_point(size=260, shape="diamond", strokeWidth=2)
         .encode(
             x=x,
             y=y,
             color=alt.Color("channel:N", scale=colors),
+            fill=alt.condition(
+                "datum.is_form_submission_touch", alt.Color("channel:N", scale=colors), alt.value("white")
+            ),
             tooltip=[
                 "when:T",
                 "marketing_touch_type:N",
@@ -60,7 +69,7 @@ def timeline(sessions: pd.DataFrame, touchpoints: pd.DataFrame, persons: pd.Data
             ],
         )
     )
-    text = alt.Chart(t).mark_text(dy=-16, fontWeight="bold", fontSize=11).encode(x=x, y=y, text="flags:N")
+    text = alt.Chart(t).mark_text(dy=-16, fontWeight="bold", fontSize=11).encode(x=x, y=y, text="label:N")
     return (points + touches + text).properties(height=90 + 60 * (1 + len(labels)))
 
 
@@ -90,8 +99,8 @@ def draw(build: data.Build) -> None:
     st.subheader("Timeline")
     st.caption(
         "Circles are the sessions of the email's visitors (cookies its forms link to it, B3); diamonds are each "
-        "person's touchpoints, marked FT (first touch), LC (lead creation) and Form. Only what the filters select "
-        "is shown."
+        "person's touchpoints, filled for a form, marked FT (first touch) and LC (lead creation). Only what the "
+        "filters select is shown."
     )
     if sessions.empty and touchpoints.empty:
         st.info("No session or touchpoint of this email matches the filters; widen the date range.")
