@@ -9,6 +9,10 @@ compare ratios, not seconds across runs).
   python -m bench --steps marketo         # some steps only
   python -m bench --one-page-view-per-session   # the worst case for sessions (issue 6)
 
+The `dashboard` step (on by default, after dbt) serves the dashboards over the built warehouse's snapshot
+and measures, in headless Chromium, each page's time from navigation to charts drawn (warm server) and the
+redraw after a filter change; the dbt rows say what publishing the snapshot (dbt's on-run-end) cost.
+
 The `plain` step (on by default) runs right after dbt's full build, on the same warehouse: bench/plain.sql,
 the same rules hand-written as one plain DuckDB SQL script, timed the same way, then checked against dbt's
 marts (python -m bench.plain --check). Its row gives the ratio dbt full build / plain script (issue 6's
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -41,6 +46,8 @@ RESULTS = REPO / "bench" / "results"
 
 
 NOTHING_NEW = "dbt build with nothing new"
+DASHBOARD_SNAPSHOT = "dashboard snapshot (dbt on-run-end)"
+DASHBOARD_STEP = "dashboard page"
 
 
 @dataclass
@@ -195,6 +202,7 @@ def bench_dbt(sc: Scale) -> list[Row]:
         "unit_test",
     ]
     full = run_measured(cmd, sc.env)
+    publish = {"full": _snapshot_seconds(sc.work / "logs" / "dbt.log")}
     rows = len(sc.page_view_frame) + len(sc.form_frame)
     shape = f"{sc.persons:,} persons, {sc.page_views:,} page views" + (
         ", one page view per session" if sc.one_page_view_per_session else ""
@@ -228,40 +236,64 @@ def bench_dbt(sc: Scale) -> list[Row]:
         [sys.executable, "-m", "loaders", "web"], {**sc.env, "SOURCES__WEB__BUCKET_URL": str(sc.work / "events")}
     )
     incremental = run_measured(cmd, sc.env)
+    publish["incremental"] = _snapshot_seconds(sc.work / "logs" / "dbt.log")
     new_rows = len(day[0]) + len(day[1])
     breakdown = _dbt_run_breakdown(sc.work / "target" / "run_results.json", incremental.seconds)
     print(f"[bench]   dbt incremental: {breakdown}", flush=True)
     # the same command once more, with nothing new: what any scheduled run costs whatever the data (dbt's
     # start-up and per-node work, and the queries that find there is nothing to do)
     idle = run_measured(cmd, sc.env)
+    publish["idle"] = _snapshot_seconds(sc.work / "logs" / "dbt.log")
     idle_breakdown = _dbt_run_breakdown(sc.work / "target" / "run_results.json", idle.seconds)
     print(f"[bench]   dbt with nothing new: {idle_breakdown}", flush=True)
-    return out + [
-        Row(
-            sc.name,
-            "dbt build, incremental, after one new day (~1% events; models + data tests)",
-            new_rows,
-            incremental.seconds,
-            new_rows / incremental.seconds,
-            incremental.peak_rss_mb,
-            "the full build above",
-            full.seconds,
-            incremental.seconds / full.seconds,
-            breakdown,
-        ),
-        Row(
-            sc.name,
-            f"{NOTHING_NEW}: the same command again (the fixed cost of a run)",
-            0,
-            idle.seconds,
-            0.0,
-            idle.peak_rss_mb,
-            "the full build above",
-            full.seconds,
-            idle.seconds / full.seconds,
-            idle_breakdown,
-        ),
-    ]
+    return (
+        out
+        + [
+            Row(
+                sc.name,
+                "dbt build, incremental, after one new day (~1% events; models + data tests)",
+                new_rows,
+                incremental.seconds,
+                new_rows / incremental.seconds,
+                incremental.peak_rss_mb,
+                "the full build above",
+                full.seconds,
+                incremental.seconds / full.seconds,
+                breakdown,
+            ),
+            Row(
+                sc.name,
+                f"{NOTHING_NEW}: the same command again (the fixed cost of a run)",
+                0,
+                idle.seconds,
+                0.0,
+                idle.peak_rss_mb,
+                "the full build above",
+                full.seconds,
+                idle.seconds / full.seconds,
+                idle_breakdown,
+            ),
+        ]
+        + [
+            Row(
+                sc.name,
+                f"{DASHBOARD_SNAPSHOT}, {label}",
+                0,
+                publish[key],
+                0.0,
+                0.0,
+                baseline,
+                build.seconds,
+                publish[key] / build.seconds,
+                "part of the build's time above (dbt's on-run-end hook, macros/dashboard_snapshot.sql)",
+            )
+            for key, label, baseline, build in (
+                ("full", "after the full build", "the full build above", full),
+                ("incremental", "after the incremental day", "the incremental day above", incremental),
+                ("idle", "after the run with nothing new", "the run with nothing new above", idle),
+            )
+        ]
+    )
 
 
 def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
@@ -319,6 +351,73 @@ def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
     ]
 
 
+def _snapshot_seconds(log: Path) -> float:
+    """How long the last dbt invocation's on-run-end hook (the dashboard snapshot) took, from dbt's log."""
+    if not log.exists():
+        return 0.0
+    found = re.findall(r"OK hook: marketo_people\.on-run-end\.0 .*? in ([0-9.]+)s", log.read_text(errors="replace"))
+    return float(found[-1]) if found else 0.0
+
+
+# each page, and the filter change measured on it: (what is typed into, widget label, value); the channels
+# differ so that each change asks for numbers the server has not computed yet (filters follow across pages)
+DASHBOARD_CHANGES = {
+    "Engagement": ("multiselect", "Channel", "Organic Search"),
+    "Web Traffic": ("multiselect", "Channel", "Paid Search"),
+    "New persons": ("multiselect", "First-touch channel", "Email"),
+    "Reconciliation": ("multiselect", "First-touch channel", "Direct"),
+    "Journey": ("text", "Email", None),  # an email of the warehouse
+}
+
+
+def bench_dashboard(sc: Scale) -> list[Row]:
+    """Each page in headless Chromium on a warm server (its code loaded and the latest build prepared, after a
+    first visit of every page): navigation with the sidebar to charts drawn, then a filter change to the
+    redraw, both asking for numbers the server has not computed before. The first visits are in the notes."""
+    import duckdb
+
+    from bench.browser import Browser, DashboardServer, browser_missing
+
+    missing = browser_missing()
+    if missing:
+        print(f"[bench]   dashboard step skipped: {missing}", flush=True)
+        return []
+    with duckdb.connect(str(sc.db), read_only=True) as con:
+        (email,) = con.execute(
+            "select email from biz_touchpoints where not is_duplicate group by email "
+            "order by count(*) desc, email limit 1"
+        ).fetchall()[0]
+    out = []
+    with DashboardServer(sc.env) as server, Browser(server.url) as browser:
+        loads = {page: browser.open(page, "period=last_30_days", timeout=600) for page in DASHBOARD_CHANGES}
+        browser.open("Journey", "period=last_90_days", timeout=600)
+        for page, (action, label, value) in DASHBOARD_CHANGES.items():
+            navigation = browser.navigate(page, timeout=300)
+            # typed before the clock starts; timed from the key that applies it
+            change = browser.changed(getattr(browser, f"staged_{action}")(label, value or email), 300)
+            out.append(
+                Row(
+                    sc.name,
+                    f"{DASHBOARD_STEP} {page}: navigation to charts drawn (warm server)",
+                    0,
+                    navigation,
+                    0.0,
+                    _peak_rss_mb(server.proc.pid),
+                    f"filter change ({label}) to redraw",
+                    change,
+                    None,
+                    f"{browser.charts()[0]} chart(s) drawn; its first visit (a full page load: the app fetched, "
+                    f"the build prepared on the very first) {loads[page]:.2f}s; peak RSS is the dashboard server's",
+                )
+            )
+    return out
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
 def _plain_statement_times(output: str) -> list[tuple[str, float]]:
     """(statement, seconds) from `python -m bench.plain --timings`: the table each statement creates."""
     out = []
@@ -361,7 +460,13 @@ def pd_timedelta_ms(values):
     return pd.to_timedelta(values, unit="ms")
 
 
-STEPS = {"marketo": bench_marketo, "web": bench_web, "dbt": bench_dbt, "plain": None}  # plain: inside dbt
+STEPS = {  # plain: inside dbt
+    "marketo": bench_marketo,
+    "web": bench_web,
+    "dbt": bench_dbt,
+    "plain": None,
+    "dashboard": bench_dashboard,
+}
 
 
 def machine() -> dict:
@@ -429,6 +534,17 @@ def goals(rows: list[Row]) -> list[str]:
                 f"{'met' if r.ratio <= 1.5 else 'MISSED'}"
                 + (" (plain script DIFFERS from dbt: ratio not meaningful)" if "DIFFERS" in r.note else "")
             )
+    for r in rows:
+        if r.step.startswith(DASHBOARD_STEP + " ") and r.baseline_seconds is not None:
+            page = r.step.split(":")[0].removeprefix(DASHBOARD_STEP + " ")
+            out.append(
+                f"- {r.scale} dashboard {page}: navigation {r.seconds:.2f}s <= 1 s "
+                f"{'met' if r.seconds <= 1 else 'MISSED'}, filter change {r.baseline_seconds:.2f}s <= 0.5 s "
+                f"{'met' if r.baseline_seconds <= 0.5 else 'MISSED'}"
+                + ("" if r.scale == "large" else " (the goal is set at the large scale)")
+            )
+        if r.step.startswith(DASHBOARD_SNAPSHOT + ", after the incremental day") and r.ratio is not None:
+            out.append(f"- {r.scale} dashboard snapshot: {r.ratio:.1%} of the incremental day ({r.seconds:.1f}s)")
     small, large = find("small", "dbt build from scratch ("), find("large", "dbt build from scratch (")
     if small and large:
         growth = large.seconds / small.seconds
@@ -485,8 +601,10 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"unknown steps {unknown}; use {', '.join(STEPS)}")
             data.with_plain = "plain" in steps
             data.check_plain = not args.skip_plain_check
-            if data.with_plain and "dbt" not in steps:
-                steps.append("dbt")  # the plain script runs right after dbt's full build, on its warehouse
+            if (data.with_plain or "dashboard" in steps) and "dbt" not in steps:
+                # the plain script runs right after dbt's full build, and the dashboard over its snapshot
+                steps.append("dbt")
+            steps = [s for s in STEPS if s in steps]
             report.rows.append(
                 Row(
                     scale,

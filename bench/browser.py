@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 from selenium import webdriver
 from selenium.common.exceptions import JavascriptException, StaleElementReferenceException, WebDriverException
@@ -174,6 +175,17 @@ class Browser:
         self.wait_drawn(timeout=timeout)
         return time.monotonic() - started
 
+    def navigate(self, page: str, timeout: float = 60) -> float:
+        """Goes to another page with the sidebar's link (the app stays loaded, filters follow) and waits
+        until it is drawn; seconds from the click to drawn."""
+        path = PAGES[page]
+        links = self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a')
+        link = next(a for a in links if urlparse(a.get_attribute("href")).path.strip("/") == path)
+        started = time.monotonic()
+        link.click()
+        self.wait_drawn(timeout=timeout)
+        return time.monotonic() - started
+
     def wait_drawn(self, timeout: float = 60) -> tuple[str, str]:
         """Waits until the page's run has finished with a state other than the last one seen, nothing stale is
         left on the page, and every chart has drawn; returns (build id, state)."""
@@ -237,16 +249,30 @@ class Browser:
 
     def multiselect(self, label: str, value: str) -> None:
         """Adds `value` to the multiselect labelled `label`."""
-        self._type_and_pick("stMultiSelect", label, value, Keys.ESCAPE)
+        self.staged_multiselect(label, value)()
 
     def selectbox(self, label: str, option: str) -> None:
-        self._type_and_pick("stSelectbox", label, option)
+        self._staged("stSelectbox", label, option)()
 
-    def _type_and_pick(self, testid: str, label: str, text: str, *then: str) -> None:
+    def type_text(self, label: str, value: str) -> None:
+        self.staged_text(label, value)()
+
+    def staged_multiselect(self, label: str, value: str):
+        """Types `value` into the multiselect; returns what picks it (Enter), to be timed on its own."""
+        return self._staged("stMultiSelect", label, value, Keys.ESCAPE)
+
+    def staged_text(self, label: str, value: str):
+        """Types `value` into the text input; returns what submits it (Enter), to be timed on its own."""
+        box = self._widget("stTextInput", label).find_element(By.TAG_NAME, "input")
+        box.clear()
+        box.send_keys(value)
+        return lambda: box.send_keys(Keys.ENTER)
+
+    def _staged(self, testid: str, label: str, text: str, *then: str):
         box = self._widget(testid, label).find_element(By.TAG_NAME, "input")
         box.click()
         box.send_keys(text)
-        box.send_keys(Keys.ENTER, *then)
+        return lambda: box.send_keys(Keys.ENTER, *then)
 
     def radio(self, label: str, option: str) -> None:
         group = self._widget("stRadio", label)
@@ -255,12 +281,6 @@ class Browser:
                 choice.click()
                 return
         raise LookupError(f"no option {option!r} in {label!r}")
-
-    def type_text(self, label: str, value: str) -> None:
-        box = self._widget("stTextInput", label).find_element(By.TAG_NAME, "input")
-        box.clear()
-        box.send_keys(value)
-        box.send_keys(Keys.ENTER)
 
     def screenshot(self, path: Path) -> None:
         """The whole page, however long, as a PNG."""
