@@ -6,7 +6,7 @@
 
     Layout of the folder (env DASHBOARD_SNAPSHOT_DIR, default `<DUCKDB_PATH>.dashboard`):
 
-        relation=<model>/part=<month | all | _schema>/<a | b>.parquet
+        relation=<model>/part=<week | all | _schema>/<a | b>.parquet
         manifest.json       which file of each part is current, and the build that wrote it
 
     A part is rewritten into the slot the manifest does not name, then the manifest is replaced in one
@@ -14,9 +14,9 @@
     the previous build whole, one that takes it after sees this build whole, never a mix. Nothing is
     deleted; each part has two slots. Holding no lock, the dashboard never makes a build fail.
 
-    The cost grows with what the run changed, not with the warehouse: the relations by month
-    (rpt_dashboard_touchpoints, _sessions, _form_emails) rewrite only the months whose row count or latest
-    `_processed_at` moved (a daily run: the current month), and a relation none of whose upstream tables
+    The cost grows with what the run changed, not with the warehouse: the relations by week
+    (rpt_dashboard_touchpoints, _sessions, _form_emails) rewrite only the weeks whose rows changed (a daily
+    run: the current week), and a relation none of whose upstream tables
     this run rewrote is not read at all. A run with a failed or skipped node publishes nothing, and the
     dashboard keeps showing the last complete build.
 
@@ -25,18 +25,20 @@
 -#}
 
 {#-
-    The relations the dashboard reads: the column each is published by (none: whole), and the column its rows
+    The relations the dashboard reads: the column each is published by (none: whole) and the UTC timestamp it
+    is cut from (a week of the reporting time zone lies within a day of the same UTC week: a filter on the
+    timestamp, which the scan applies, spares the view its other columns outside it), and the column its rows
     are sorted by, in row groups small enough that a lookup of one email or visitor (the Journey page) reads a
     row group or two of each file, found by their min/max statistics.
 -#}
 {% macro dashboard_relations() -%}
     {{ return([
-        {'name': 'rpt_dashboard_touchpoints', 'partition_by': 'touchpoint_month', 'key': 'touchpoint_id',
-            'order_by': 'email'},
-        {'name': 'rpt_dashboard_sessions', 'partition_by': 'session_month', 'key': 'session_id',
-            'order_by': 'visitor_id'},
-        {'name': 'rpt_dashboard_form_emails', 'partition_by': 'form_month', 'key': 'form_submit_id',
-            'order_by': 'email'},
+        {'name': 'rpt_dashboard_touchpoints', 'partition_by': 'touchpoint_week', 'timestamp': 'touchpoint_date',
+            'key': 'touchpoint_id', 'order_by': 'email'},
+        {'name': 'rpt_dashboard_sessions', 'partition_by': 'session_week', 'timestamp': 'session_started_at',
+            'key': 'session_id', 'order_by': 'visitor_id'},
+        {'name': 'rpt_dashboard_form_emails', 'partition_by': 'form_week', 'timestamp': 'form_date',
+            'key': 'form_submit_id', 'order_by': 'email'},
         {'name': 'rpt_dashboard_persons', 'partition_by': none, 'fingerprint': 'upstream', 'order_by': 'email'},
         {'name': 'biz_segment_names', 'partition_by': none, 'fingerprint': 'content'},
     ]) }}
@@ -44,7 +46,7 @@
 
 {#- Bumped when the layout changes: every part is then written again. -#}
 {% macro dashboard_snapshot_format() -%}
-    {{ return('2') }}
+    {{ return('3') }}
 {%- endmacro %}
 
 {#- on-run-end: `{{ publish_dashboard_snapshot(results) }}` -#}
@@ -149,25 +151,26 @@
             {%- continue -%}
         {%- endif -%}
         {%- set relation = parts[0].relation -%}
-        {%- set months = parts | rejectattr('part', 'equalto', '_schema') | list -%}
-        {#- many months (a first publish, a full refresh): read from the view once; a daily run's month or two:
+        {%- set weeks = parts | rejectattr('part', 'equalto', '_schema') | list -%}
+        {#- many weeks (a first publish, a full refresh): read from the view once; a daily run's week or two:
             straight from the view -#}
         {%- set source = relation -%}
-        {%- if spec.partition_by and months | length > 2 -%}
+        {%- if spec.partition_by and weeks | length > 2 -%}
             {%- set dates = [] -%}
-            {%- for w in months -%}
+            {%- for w in weeks -%}
                 {%- do dates.append('cast(' ~ sql_string(w.part) ~ ' as date)') -%}
             {%- endfor -%}
             {%- do run_query("create or replace temp table _dashboard_rows as select * from " ~ relation ~ " where "
-                ~ spec.partition_by ~ " in (" ~ dates | join(', ') ~ ")") -%}
+                ~ _dashboard_near(spec, weeks | map(attribute='part') | min, weeks | map(attribute='part') | max)
+                ~ " and " ~ spec.partition_by ~ " in (" ~ dates | join(', ') ~ ")") -%}
             {%- set source = '_dashboard_rows' -%}
         {%- endif -%}
         {%- for w in parts -%}
             {%- if w.part == '_schema' -%}
                 {%- set select = "select * from " ~ relation ~ " limit 0" -%}
             {%- elif spec.partition_by -%}
-                {%- set select = "select * from " ~ source ~ " where " ~ spec.partition_by ~ " = cast("
-                    ~ sql_string(w.part) ~ " as date)" -%}
+                {%- set select = "select * from " ~ source ~ " where " ~ _dashboard_near(spec, w.part, w.part)
+                    ~ " and " ~ spec.partition_by ~ " = cast(" ~ sql_string(w.part) ~ " as date)" -%}
             {%- else -%}
                 {%- set select = "select * from " ~ relation -%}
             {%- endif -%}
@@ -263,13 +266,13 @@
     The parts of a relation as it is now: [{part, stamp, fingerprint, changed}], `changed` against the
     published parts (`before`).
 
-    By month, the stamp is the month's row count and latest `_processed_at`. Every write stamps the rows it
-    writes, so a month whose stamp did not move is unchanged, and one whose count moved has changed. When only
+    By week, the stamp is the week's row count and latest `_processed_at`. Every write stamps the rows it
+    writes, so a week whose stamp did not move is unchanged, and one whose count moved has changed. When only
     the latest stamp moved, the model wrote rows again, maybe with the same values (biz_touchpoints rewrites
     every touchpoint of a person with a new web visit): the rows stamped since the publish are compared with
-    the published rows of the same keys, read from the month's Parquet file. The rest of the month is what was
-    published (written before it), so equal counts and equal hashes mean an unchanged month — work in
-    proportion to the rows the run wrote, not to the month. An empty `_schema` part keeps the columns when
+    the published rows of the same keys, read from the week's Parquet file. The rest of the week is what was
+    published (written before it), so equal counts and equal hashes mean an unchanged week — work in
+    proportion to the rows the run wrote, not to the week. An empty `_schema` part keeps the columns when
     there are no rows.
 
     Whole: a hash of every row (small tables), or the run itself (a relation whose upstream changed).
@@ -311,10 +314,10 @@
     {%- if checks -%}
         {#- rows stamped since the earliest of those publishes (a few more rows than needed, all written since) -#}
         {%- set since = checks | map(attribute='since') | min -%}
-        {%- set months = [] -%}
+        {%- set weeks = [] -%}
         {%- set files = [] -%}
         {%- for c in checks -%}
-            {%- do months.append('cast(' ~ sql_string(c.part) ~ ' as date)') -%}
+            {%- do weeks.append('cast(' ~ sql_string(c.part) ~ ' as date)') -%}
             {%- do files.append(sql_string(c.file)) -%}
         {%- endfor -%}
         {%- set compare -%}
@@ -323,7 +326,7 @@
                 from (
                     select * exclude (_processed_at) from {{ relation }}
                     where _processed_at > cast({{ sql_string(since) }} as timestamp)
-                        and {{ spec.partition_by }} in ({{ months | join(', ') }})
+                        and {{ spec.partition_by }} in ({{ weeks | join(', ') }})
                 ) as v
             ),
             published as (
@@ -349,4 +352,11 @@
         {%- endfor -%}
     {%- endif -%}
     {{ return(parts) }}
+{%- endmacro %}
+
+
+{#- The rows of weeks `first`..`last` lie within this range of their UTC timestamp (time zones: at most a day). -#}
+{% macro _dashboard_near(spec, first, last) -%}
+    {{ spec.timestamp }} >= cast({{ sql_string(first) }} as date) - interval 1 day
+    and {{ spec.timestamp }} < cast({{ sql_string(last) }} as date) + interval 8 day
 {%- endmacro %}

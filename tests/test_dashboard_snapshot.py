@@ -1,14 +1,14 @@
 """What `dbt build` publishes for the dashboard (macros/dashboard_snapshot.sql), on copies of the demo's
 warehouse: the snapshot is the rpt_dashboard_* views exactly; an open dashboard never makes a build fail (while
 an open warehouse file does); a new build replaces the snapshot in one step without touching the files the
-previous manifest names, and rewrites only the months it changed; a build with nothing new, or a failed one,
+previous manifest names, and rewrites only the weeks it changed; a build with nothing new, or a failed one,
 publishes nothing; the var switches it off."""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -79,11 +79,11 @@ def test_an_open_dashboard_never_fails_a_build_which_replaces_the_snapshot_whole
     for key, stat in old_files.items():
         path = Path(str(db) + ".dashboard") / next(p["file"] for p in old_manifest if (p["relation"], p["part"]) == key)
         assert path.stat().st_mtime_ns == stat.st_mtime_ns and path.stat().st_ino == stat.st_ino, key
-    # and only this month's parts were written again; the persons did not change
-    month = now.date().replace(day=1).isoformat()
+    # and only this week's parts were written again; the persons did not change
+    week = (now.date() - timedelta(days=now.weekday())).isoformat()
     old = {(p["relation"], p["part"]): p["file"] for p in old_manifest}
     rewritten = {(p["relation"], p["part"]) for p in manifest(db) if old.get((p["relation"], p["part"])) != p["file"]}
-    assert rewritten and {part for _, part in rewritten} == {month}, rewritten
+    assert rewritten and {part for _, part in rewritten} == {week}, rewritten
     assert {relation for relation, _ in rewritten} <= {
         "rpt_dashboard_sessions",
         "rpt_dashboard_form_emails",

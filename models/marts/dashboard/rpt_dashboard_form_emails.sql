@@ -1,7 +1,7 @@
 {#-
     What the dashboard reads for unique emails from forms and for a person's visitors (Journey): one row per
     form submit that carries a usable email (biz_form_submits), with its session and visitor. A view,
-    published by the form's month like rpt_dashboard_touchpoints.
+    published by the form's week like rpt_dashboard_touchpoints.
 -#}
 {{ config(materialized='view') }}
 
@@ -21,7 +21,7 @@ final as (
         email,
         ---------- timestamps
         event_date                                                  as form_date,
-        {{ reporting_period('month', 'event_date') }}               as form_month,
+        {{ reporting_period('week', 'event_date') }}                as form_week,
         _processed_at
     from form_submits
     -- an email without '@' normalizes to null and identifies nobody

@@ -3,7 +3,7 @@
     touchpoint with `is_reported` saying whether the rpt_* marts count it (no duplicates or deleted persons
     by default), its day and month in the reporting time zone, the segment values and the three models'
     percentages. A view: it costs nothing to build; after a successful build on DuckDB it is published as
-    Parquet by month (macros/dashboard_snapshot.sql), elsewhere the dashboard can read it in place.
+    Parquet by week (macros/dashboard_snapshot.sql), elsewhere the dashboard can read it in place.
 -#}
 {{ config(materialized='view') }}
 
@@ -45,7 +45,7 @@ final as (
         ---------- timestamps
         touchpoint_date,
         {{ reporting_period('day', 'touchpoint_date') }}            as touchpoint_day,
-        {{ reporting_period('month', 'touchpoint_date') }}          as touchpoint_month,
+        {{ reporting_period('week', 'touchpoint_date') }}           as touchpoint_week,
         _processed_at
     from touchpoints
 )
