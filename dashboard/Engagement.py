@@ -61,7 +61,7 @@ def draw(build: data.Build) -> None:
             .encode(
                 y=alt.Y(f"{label}:N", sort="-x", title=level),
                 x=alt.X("credit:Q", title="Credit (persons)"),
-                color=alt.Color("channel:N", scale=ui.channel_scale(by["channel"]), title="Channel"),
+                color=alt.Color("channel:N", scale=ui.channel_scale(by["channel"]), legend=None),
                 tooltip=list(by.columns),
             )
             .properties(height=320),

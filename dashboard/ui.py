@@ -231,7 +231,8 @@ def kpis(tiles: list[tuple[str, float | int | None, float | int | None, str]]) -
 
 
 def _label(column: str) -> str:
-    return column.replace("_", " ").capitalize()
+    words = column.replace("_", " ").capitalize().split(" ")
+    return " ".join("CRM" if w.lower() == "crm" else w for w in words)
 
 
 def table(df: pd.DataFrame, name: str, key: str, column_config: dict | None = None) -> None:
@@ -251,7 +252,9 @@ def table(df: pd.DataFrame, name: str, key: str, column_config: dict | None = No
         elif pd.api.types.is_float_dtype(series):
             config[column] = st.column_config.NumberColumn(_label(column), format="%,.1f")
         else:
-            config[column] = st.column_config.TextColumn(_label(column))
+            # URLs are long: a medium column leaves the numbers in view (the cell shows the rest on hover)
+            width = "medium" if column in ("landing_page", "referrer_page", "landing_page_title") else None
+            config[column] = st.column_config.TextColumn(_label(column), width=width)
     config.update(column_config or {})
     st.dataframe(df, hide_index=True, column_config=config, width="stretch")
     st.download_button(

@@ -37,7 +37,16 @@ def test_incremental_goal_line_names_the_cost_of_a_run_with_nothing_new():
 
 def test_dashboard_rows_say_whether_the_page_goals_are_met():
     rows = [
-        Row("large", "dashboard page Engagement: navigation to charts drawn (warm server)", 0, 0.8, 0, 300, "filter", 0.6),
+        Row(
+            "large",
+            "dashboard page Engagement: navigation to charts drawn (warm server)",
+            0,
+            0.8,
+            0,
+            300,
+            "filter",
+            0.6,
+        ),
         Row("small", "dashboard page Journey: navigation to charts drawn (warm server)", 0, 1.2, 0, 300, "filter", 0.2),
         Row("large", f"{DASHBOARD_SNAPSHOT}, after the incremental day", 0, 1.0, 0, 0, "day", 20.0, 0.05),
     ]

@@ -106,7 +106,6 @@ def test_filters_redraw_and_live_in_the_url(browser, warehouse, shots):
     b.state = None
     b.wait_drawn()
     assert tile(b, "Touchpoints") == crm
-    b.screenshot(shots / "engagement_filtered.png")
 
     # the filters follow the user to another page
     b.driver.find_element("css selector", '[data-testid="stSidebarNav"] a[href$="Web_Traffic"]').click()

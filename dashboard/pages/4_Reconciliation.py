@@ -25,8 +25,8 @@ def explain(totals: dict) -> str:
     ]
     if t["dangling_synced_ids"]:
         lines.append(
-            f"**{t['dangling_synced_ids']:,}** Marketo-only persons carry a synced CRM id that names no loaded CRM "
-            "record (the CRM is not loaded, or the record is outside the loaded window): they count as Marketo-only."
+            f"Of the Marketo-only persons, **{t['dangling_synced_ids']:,}** carry a synced CRM id that names no "
+            "loaded CRM record (the CRM is not loaded, or the record is outside the loaded window)."
         )
     if t["deleted_crm_persons"] or t["deleted_marketo_persons"]:
         lines.append(
