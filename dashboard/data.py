@@ -3,9 +3,9 @@
 The dashboard never opens the warehouse file: on DuckDB, any process holding it open, even read-only, makes
 the next `dbt build` fail on the file lock. After each successful build, dbt writes the rpt_dashboard_*
 relations as Parquet files into the snapshot folder and replaces `manifest.json` in one rename; this module
-reads the manifest, opens an in-memory DuckDB with one view per relation over the files it names, and
-notices a new manifest on the next page run (no restart). Files are never rewritten while a manifest names
-them, so a page always shows one complete build.
+reads the manifest, prepares the build it names in an in-memory DuckDB (see _prepare_sql), and notices a new
+manifest on the next page run (no restart). Files are never rewritten while a manifest names them, so a page
+always shows one complete build.
 
 Env: DASHBOARD_SNAPSHOT_DIR (default `<DUCKDB_PATH>.dashboard`), DUCKDB_PATH (default `warehouse.duckdb`).
 
@@ -23,7 +23,6 @@ import json
 import os
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -295,10 +294,7 @@ def _prepared_connection(build: Build) -> duckdb.DuckDBPyConnection:
         categories = sorted((c for (c,) in used if CATEGORY_COLUMN.match(c)), key=lambda c: int(c[8:]))
     for needs, sql in _prepare_sql(categories):
         if set(needs) <= present:
-            started = time.perf_counter()
             con.execute(sql)
-            if os.environ.get("DASHBOARD_PROFILE"):
-                print(f"prepare {needs}: {time.perf_counter() - started:.2f}s", flush=True)
     con.execute("drop table if exists session_keys")
     return con
 
