@@ -27,6 +27,12 @@ venv: $(VENV)/.installed ## Create .venv with the pinned dependencies (requireme
 demo: venv ## Run the whole pipeline on sandbox data: emulators -> loaders -> dbt build (TARGET=duckdb|postgres|spark)
 	DBT_TARGET=$(TARGET) $(PY) -m sandbox.demo
 
+dashboard: venv ## Serve the dashboards on http://127.0.0.1:8501 over DUCKDB_PATH's last build (DASHBOARD_ADDRESS, DASHBOARD_PORT)
+	$(PY) -m dashboard
+
+screenshots: venv ## Redraw docs/img/*.png: the dashboards in headless Chromium over a small demo warehouse
+	DASHBOARD_SCREENSHOT_DIR=$(CURDIR)/docs/img $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard_browser.py
+
 test: venv ## Run every test (loaders against emulators, dbt unit + data tests, end-to-end)
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
@@ -42,12 +48,12 @@ orchestrate: venv $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on http://127.0.0.1
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp $< $@
 
-bench: venv ## Benchmark loaders and dbt at two scales; writes bench/results/
+bench: venv ## Benchmark loaders, dbt, the engines and the dashboards (in Chromium) at two scales; writes bench/results/
 	$(PY) -m bench
 
 lint: venv ## ruff on the Python code
-	$(VENV)/bin/ruff check loaders sandbox tests bench orchestration
-	$(VENV)/bin/ruff format --check loaders sandbox tests bench orchestration
+	$(VENV)/bin/ruff check loaders sandbox tests bench orchestration dashboard
+	$(VENV)/bin/ruff format --check loaders sandbox tests bench orchestration dashboard
 
 docs: venv ## Generate dbt docs (open with: make docs-serve)
 	$(VENV)/bin/dbt docs generate --profiles-dir .
@@ -58,7 +64,7 @@ docs-serve: docs ## Serve the dbt docs on http://127.0.0.1:8080
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package registry)
 	rm -rf /tmp/lockvenv && $(PYTHON) -m venv /tmp/lockvenv && /tmp/lockvenv/bin/pip install -q -e '.[dev]' && /tmp/lockvenv/bin/pip freeze --exclude-editable > requirements.lock
 
-clean: ## Remove the venv, dbt artifacts, the demo warehouse and its daily-job state, Dagster's instance
-	rm -rf $(VENV) target logs warehouse.duckdb warehouse.duckdb.daily .daily .dagster sandbox/data .dlt/pipelines lake spark-warehouse
+clean: ## Remove the venv, dbt artifacts, the demo warehouse, its dashboard snapshot and daily-job state, Dagster's instance
+	rm -rf $(VENV) target logs warehouse.duckdb warehouse.duckdb.dashboard warehouse.duckdb.daily .daily .dagster sandbox/data .dlt/pipelines lake spark-warehouse
 
-.PHONY: help venv demo test daily weekly orchestrate bench lint docs docs-serve lock clean
+.PHONY: help venv demo dashboard screenshots test daily weekly orchestrate bench lint docs docs-serve lock clean

@@ -13,6 +13,10 @@ The `engines` step (on by default, small scale only) builds the same data on Pos
 session), from scratch and after the same new day, with rows next to DuckDB's and a check that their marts
 equal DuckDB's (bench/engines.py). It needs Java 17 and Debian's postgresql binaries.
 
+The `dashboard` step (on by default, after dbt) serves the dashboards over the built warehouse's snapshot
+and measures, in headless Chromium, each page's time from navigation to charts drawn (warm server) and the
+redraw after a filter change; the dbt rows say what publishing the snapshot (dbt's on-run-end) cost.
+
 The `plain` step (on by default) runs right after dbt's full build, on the same warehouse: bench/plain.sql,
 the same rules hand-written as one plain DuckDB SQL script, timed the same way, then checked against dbt's
 marts (python -m bench.plain --check). Its row gives the ratio dbt full build / plain script (issue 6's
@@ -33,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -54,6 +59,8 @@ RESULTS = REPO / "bench" / "results"
 DAILY_FIRST = "daily job, first run (no state yet)"
 DAILY_DAY = "daily job after one new day"
 DAILY_IDLE = "daily job with nothing new"
+DASHBOARD_SNAPSHOT = "dashboard snapshot (dbt on-run-end)"
+DASHBOARD_STEP = "dashboard page"
 
 
 @dataclass
@@ -209,6 +216,7 @@ def bench_dbt(sc: Scale) -> list[Row]:
         "unit_test",
     ]
     full = run_measured(cmd, sc.env)
+    publish = {"full": _snapshot_seconds(sc.work / "logs" / "dbt.log")}
     rows = len(sc.page_view_frame) + len(sc.form_frame)
     shape = f"{sc.persons:,} persons, {sc.page_views:,} page views" + (
         ", one page view per session" if sc.one_page_view_per_session else ""
@@ -226,10 +234,10 @@ def bench_dbt(sc: Scale) -> list[Row]:
     ]
     if sc.with_plain:
         out += bench_plain(sc, full.seconds, rows)
-    return out + bench_daily(sc, full.seconds)
+    return out + bench_daily(sc, full.seconds, publish)
 
 
-def bench_daily(sc: Scale, full_seconds: float) -> list[Row]:
+def bench_daily(sc: Scale, full_seconds: float, publish: dict[str, float]) -> list[Row]:
     """The daily job on the warehouse the full build made, with the Marketo emulator (nothing new there) and
     the web event files: the dbt part of each run is its wall time minus its loaders' (the job records them
     in its state, run.json)."""
@@ -287,9 +295,11 @@ def bench_daily(sc: Scale, full_seconds: float) -> list[Row]:
         # the engines step compares its marts after the same day with these
         shutil.copy(sc.db, sc.day_db)
         sc.dbt_seconds = {"full": full_seconds, "day": day_part}
+        publish["day"] = _snapshot_seconds(state / "logs" / "dbt.log")
         print(f"[bench]   daily job, one new day: {day_note}", flush=True)
         idle = run_measured(daily, env)
         idle_part, idle_note = dbt_part(idle)
+        publish["idle"] = _snapshot_seconds(state / "logs" / "dbt.log")
         print(f"[bench]   daily job, nothing new: {idle_note}", flush=True)
         more = new_day(8)
         under_dagster = run_measured([*dagster, "--job", "daily"], env)
@@ -321,6 +331,24 @@ def bench_daily(sc: Scale, full_seconds: float) -> list[Row]:
             "one more new day; the same job in the Dagster definitions (in-process executor, its own DAGSTER_HOME)",
             ratio=False,
         ),
+    ] + [
+        Row(
+            sc.name,
+            f"{DASHBOARD_SNAPSHOT}, {label}",
+            0,
+            publish[key],
+            0.0,
+            0.0,
+            baseline,
+            build_seconds,
+            publish[key] / build_seconds,
+            "part of the build's time above (dbt's on-run-end hook, macros/dashboard_snapshot.sql)",
+        )
+        for key, label, baseline, build_seconds in (
+            ("full", "after the full build", "the full build above", full_seconds),
+            ("day", "after the daily job's new day", "that day's dbt part above", day_part),
+            ("idle", "after the daily job with nothing new", "that run's dbt part above", idle_part),
+        )
     ]
 
 
@@ -445,6 +473,73 @@ def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
     ]
 
 
+def _snapshot_seconds(log: Path) -> float:
+    """How long the last dbt invocation's on-run-end hook (the dashboard snapshot) took, from dbt's log."""
+    if not log.exists():
+        return 0.0
+    found = re.findall(r"OK hook: marketo_people\.on-run-end\.0 .*? in ([0-9.]+)s", log.read_text(errors="replace"))
+    return float(found[-1]) if found else 0.0
+
+
+# each page, and the filter change measured on it: (what is typed into, widget label, value); the channels
+# differ so that each change asks for numbers the server has not computed yet (filters follow across pages)
+DASHBOARD_CHANGES = {
+    "Engagement": ("multiselect", "Channel", "Organic Search"),
+    "Web Traffic": ("multiselect", "Channel", "Paid Search"),
+    "New persons": ("multiselect", "First-touch channel", "Email"),
+    "Reconciliation": ("multiselect", "First-touch channel", "Direct"),
+    "Journey": ("text", "Email", None),  # an email of the warehouse
+}
+
+
+def bench_dashboard(sc: Scale) -> list[Row]:
+    """Each page in headless Chromium on a warm server (its code loaded and the latest build prepared, after a
+    first visit of every page): navigation with the sidebar to charts drawn, then a filter change to the
+    redraw, both asking for numbers the server has not computed before. The first visits are in the notes."""
+    import duckdb
+
+    from bench.browser import Browser, DashboardServer, browser_missing
+
+    missing = browser_missing()
+    if missing:
+        print(f"[bench]   dashboard step skipped: {missing}", flush=True)
+        return []
+    with duckdb.connect(str(sc.db), read_only=True) as con:
+        (email,) = con.execute(
+            "select email from biz_touchpoints where not is_duplicate group by email "
+            "order by count(*) desc, email limit 1"
+        ).fetchall()[0]
+    out = []
+    with DashboardServer(sc.env) as server, Browser(server.url) as browser:
+        loads = {page: browser.open(page, "period=last_30_days", timeout=600) for page in DASHBOARD_CHANGES}
+        browser.open("Journey", "period=last_90_days", timeout=600)
+        for page, (action, label, value) in DASHBOARD_CHANGES.items():
+            navigation = browser.navigate(page, timeout=300)
+            # typed before the clock starts; timed from the key that applies it
+            change = browser.changed(getattr(browser, f"staged_{action}")(label, value or email), 300)
+            out.append(
+                Row(
+                    sc.name,
+                    f"{DASHBOARD_STEP} {page}: navigation to charts drawn (warm server)",
+                    0,
+                    navigation,
+                    0.0,
+                    _peak_rss_mb(server.proc.pid),
+                    f"filter change ({label}) to redraw",
+                    change,
+                    None,
+                    f"{browser.charts()[0]} chart(s) drawn; its first visit (a full page load: the app fetched, "
+                    f"the build prepared on the very first) {loads[page]:.2f}s; peak RSS is the dashboard server's",
+                )
+            )
+    return out
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
 def _plain_statement_times(output: str) -> list[tuple[str, float]]:
     """(statement, seconds) from `python -m bench.plain --timings`: the table each statement creates."""
     out = []
@@ -487,6 +582,7 @@ STEPS = {
     "dbt": bench_dbt,
     "engines": bench_engines,
     "plain": None,  # plain: inside dbt
+    "dashboard": bench_dashboard,
 }
 
 
@@ -558,6 +654,17 @@ def goals(rows: list[Row]) -> list[str]:
                 f"{'met' if r.ratio <= 1.5 else 'MISSED'}"
                 + (" (plain script DIFFERS from dbt: ratio not meaningful)" if "DIFFERS" in r.note else "")
             )
+    for r in rows:
+        if r.step.startswith(DASHBOARD_STEP + " ") and r.baseline_seconds is not None:
+            page = r.step.split(":")[0].removeprefix(DASHBOARD_STEP + " ")
+            out.append(
+                f"- {r.scale} dashboard {page}: navigation {r.seconds:.2f}s <= 1 s "
+                f"{'met' if r.seconds <= 1 else 'MISSED'}, filter change {r.baseline_seconds:.2f}s <= 0.5 s "
+                f"{'met' if r.baseline_seconds <= 0.5 else 'MISSED'}"
+                + ("" if r.scale == "large" else " (the goal is set at the large scale)")
+            )
+        if r.step.startswith(DASHBOARD_SNAPSHOT + ", after the daily job's new day") and r.ratio is not None:
+            out.append(f"- {r.scale} dashboard snapshot: {r.ratio:.1%} of the daily job's new day ({r.seconds:.1f}s)")
     small, large = find("small", "dbt build from scratch ("), find("large", "dbt build from scratch (")
     if small and large:
         growth = large.seconds / small.seconds
@@ -616,8 +723,10 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"unknown steps {unknown}; use {', '.join(STEPS)}")
             data.with_plain = "plain" in steps
             data.check_plain = not args.skip_plain_check
-            if data.with_plain and "dbt" not in steps:
-                steps.append("dbt")  # the plain script runs right after dbt's full build, on its warehouse
+            if (data.with_plain or "dashboard" in steps) and "dbt" not in steps:
+                # the plain script runs right after dbt's full build, and the dashboard over its snapshot
+                steps.append("dbt")
+            steps = [s for s in STEPS if s in steps]
             report.rows.append(
                 Row(
                     scale,

@@ -428,6 +428,7 @@ stats as (
 firsts as (
     select
         session_id, cookie_id, session_number, has_utm, session_started_at, current_page_raw as landing_page_raw,
+        page_title as landing_page_title,
         case when has_external_referrer then referrer_page_raw end as referrer_page_raw,
         case when has_external_referrer then url_domain(referrer_page_raw) end as referrer_domain,
         utm(current_page_raw, 'utm_source') as web_source,
@@ -489,7 +490,7 @@ select
         when c.channel in ('Organic Search', 'Social') then c.referrer_name
         when c.channel = 'Web Referral' then c.referrer_domain
     end as subchannel,
-    url_without_query(c.landing_page_raw) as landing_page, c.landing_page_raw,
+    url_without_query(c.landing_page_raw) as landing_page, c.landing_page_raw, c.landing_page_title,
     url_without_query(c.referrer_page_raw) as referrer_page, c.referrer_page_raw, c.referrer_domain,
     c.web_source, c.medium, c.campaign, c.term, c.content, c.session_number, s.page_view_count,
     s.form_submit_count, c.session_number = 1 as is_first_session, s.form_submit_count > 0 as has_form,
@@ -599,7 +600,8 @@ from (values ('Paid Search', 10, 3), ('Paid Social', 20, 5), ('Email', 30, 2), (
 
 create or replace table plain.rpt_touchpoints_by_month_channel_segment as
 select
-    cast(date_trunc('month', touchpoint_date) as date) as touchpoint_month, channel, subchannel, source_system,
+    cast(date_trunc('month', touchpoint_date) as date) as touchpoint_month, channel, subchannel, campaign,
+    source_system,
     category1, category2, category3, category4, category5, category6, category7, category8, category9, category10,
     category11, category12, category13, category14, category15,
     count(*) as touchpoint_count,
@@ -654,18 +656,20 @@ group by all;
 
 create or replace table plain.rpt_web_traffic_by_day_landing_page_channel as
 with sessions as (
-    select id as session_id, visitor_id, landing_page, channel, subchannel, page_view_count, form_submit_count,
-        cast(date_trunc('day', event_date) as date) as session_day
+    select id as session_id, visitor_id, landing_page, landing_page_title, referrer_domain, channel, subchannel,
+        campaign, page_view_count, form_submit_count, cast(date_trunc('day', event_date) as date) as session_day
     from plain.biz_sessions
 ),
 emails as (
-    select s.session_day, s.landing_page, s.channel, s.subchannel, count(distinct f.email) as n
+    select s.session_day, s.landing_page, s.landing_page_title, s.referrer_domain, s.channel, s.subchannel,
+        s.campaign, count(distinct f.email) as n
     from sessions s
     join plain.biz_form_submits f on s.session_id = f.session_id and f.email is not null
     group by all
 ),
 created as (
-    select s.session_day, s.landing_page, s.channel, s.subchannel, count(*) as n,
+    select s.session_day, s.landing_page, s.landing_page_title, s.referrer_domain, s.channel, s.subchannel,
+        s.campaign, count(*) as n,
         count(*) filter (t.source_system = 'Marketo') as n_marketo, count(*) filter (t.source_system = 'Crm') as n_crm
     from sessions s
     join plain.biz_touchpoints t on s.session_id = t.session_id
@@ -673,7 +677,8 @@ created as (
     group by all
 )
 select
-    s.session_day, s.landing_page, s.channel, s.subchannel, count(*) as visit_count,
+    s.session_day, s.landing_page, s.landing_page_title, s.referrer_domain, s.channel, s.subchannel, s.campaign,
+    count(*) as visit_count,
     count(distinct s.visitor_id) as visitor_count, sum(s.page_view_count) as page_view_count,
     sum(s.form_submit_count) as form_submit_count, coalesce(any_value(e.n), 0) as unique_form_email_count,
     coalesce(any_value(c.n), 0) as persons_created_from_forms,
@@ -681,7 +686,11 @@ select
     coalesce(any_value(c.n_crm), 0) as crm_persons_created_from_forms
 from sessions s
 left join emails e on s.session_day = e.session_day and s.landing_page is not distinct from e.landing_page
-    and s.channel = e.channel and s.subchannel is not distinct from e.subchannel
+    and s.landing_page_title is not distinct from e.landing_page_title
+    and s.referrer_domain is not distinct from e.referrer_domain and s.channel = e.channel
+    and s.subchannel is not distinct from e.subchannel and s.campaign is not distinct from e.campaign
 left join created c on s.session_day = c.session_day and s.landing_page is not distinct from c.landing_page
-    and s.channel = c.channel and s.subchannel is not distinct from c.subchannel
-group by s.session_day, s.landing_page, s.channel, s.subchannel;
+    and s.landing_page_title is not distinct from c.landing_page_title
+    and s.referrer_domain is not distinct from c.referrer_domain and s.channel = c.channel
+    and s.subchannel is not distinct from c.subchannel and s.campaign is not distinct from c.campaign
+group by s.session_day, s.landing_page, s.landing_page_title, s.referrer_domain, s.channel, s.subchannel, s.campaign;

@@ -260,6 +260,9 @@ def summarize(target: str, db: Path, env: dict[str, str]) -> None:
             "Try:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('"
             f"{db.name if db.parent == REPO else db}').sql('{query}'))\""
         )
+        # the dashboards read the snapshot dbt published beside the warehouse, never the warehouse itself
+        prefix = "" if db == REPO / "warehouse.duckdb" else f"DUCKDB_PATH={db} "
+        print(f"Dashboards: {prefix}make dashboard   then open http://localhost:8501")
 
 
 if __name__ == "__main__":

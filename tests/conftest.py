@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,41 @@ def new_warehouse(request):
         return Warehouse(engine, raw)
 
     return make
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One `make demo` run: its warehouse (with the dashboard snapshot beside it), dlt state and output."""
+
+    db: Path
+    pipelines: Path
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Demo:
+    """`python -m sandbox.demo` once per session, small (400 persons): the README's first command, and a
+    demo-sized warehouse for the dashboard tests. Tests that change it work on a copy (demo_copy)."""
+    from tests.support import REPO
+
+    folder = tmp_path_factory.mktemp("demo")
+    db, pipelines = folder / "demo.duckdb", folder / "pipelines"
+    env = {**os.environ, "DUCKDB_PATH": str(db), "DEMO_PERSONS": "400", "LOADERS_PIPELINES_DIR": str(pipelines)}
+    env.pop("DASHBOARD_SNAPSHOT_DIR", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sandbox.demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return Demo(db, pipelines, proc.stdout)
+
+
+@pytest.fixture
+def demo_copy(demo, tmp_path) -> Demo:
+    """A copy of the demo's warehouse, snapshot and dlt state that a test may build on."""
+    import shutil
+
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo.db, db)
+    shutil.copytree(str(demo.db) + ".dashboard", str(db) + ".dashboard")
+    shutil.copytree(demo.pipelines, tmp_path / "pipelines")
+    return Demo(db, tmp_path / "pipelines", demo.stdout)

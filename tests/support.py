@@ -156,3 +156,40 @@ def differences_from_full_build(warehouse: Path, workdir: Path) -> dict[str, tup
     found = marts(warehouse)
     assert len(found) >= 16, found
     return {t: d for t, d in table_differences(warehouse, full, found).items() if d != ([], [])}
+
+
+def land_web_day(db: Path, pipelines: Path, folder: Path, when, n: int = 40) -> tuple[int, int]:
+    """A new day of web events, landed by the real loader (`python -m loaders web`): `n` page views and the
+    forms of known visitors (copies of their landed events, moved to `when`, a UTC datetime) written as JSONL.gz
+    into `folder`. Returns (page views, form submits) landed."""
+    import pandas as pd
+
+    from sandbox.web_events import FORM_SUBMIT_COLUMNS, PAGE_VIEW_COLUMNS, write_event_files
+
+    stamp = when.strftime("%Y%m%d%H%M%S")
+    with duckdb.connect(str(db), read_only=True) as con:
+        frames = []
+        for table, columns in (("page_views", PAGE_VIEW_COLUMNS), ("form_submits", FORM_SUBMIT_COLUMNS)):
+            frame = con.execute(
+                f"select {', '.join(columns)} from raw_web.{table} where cookie_id in "
+                "(select cookie_id from raw_web.form_submits order by cookie_id limit ?) order by id limit ?",
+                [n, n],
+            ).df()
+            frame["id"] = [f"{table}-{stamp}-{i}" for i in range(len(frame))]
+            # seconds apart per cookie: one new session per visitor
+            frame["event_date"] = pd.Timestamp(when) + pd.to_timedelta(range(len(frame)), unit="s")
+            frames.append(frame)
+    write_event_files(frames[0], frames[1], folder, fmt="jsonl", gzip=True)
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(db),
+        "LOADERS_PIPELINES_DIR": str(pipelines),
+        "SOURCES__WEB__BUCKET_URL": str(folder),
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "loaders", "web"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"loaders web failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return len(frames[0]), len(frames[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.__main__ import DAILY_DAY, DAILY_IDLE, Row, _dbt_run_breakdown, goals
+from bench.__main__ import DAILY_DAY, DAILY_IDLE, DASHBOARD_SNAPSHOT, Row, _dbt_run_breakdown, _snapshot_seconds, goals
 
 
 def test_breakdown_splits_start_up_models_and_tests(tmp_path):
@@ -36,3 +36,34 @@ def test_goal_lines_of_the_daily_job():
     assert "- large daily job's dbt part after a new day <= 10% of full build: 7.5% met" in lines
     assert "- large daily job's dbt part with nothing new <= 3% of full build: 4.0% MISSED" in lines
     assert not [line for line in lines if "whole job" in line]  # reported, not a goal
+
+
+def test_dashboard_rows_say_whether_the_page_goals_are_met():
+    rows = [
+        Row(
+            "large",
+            "dashboard page Engagement: navigation to charts drawn (warm server)",
+            0,
+            0.8,
+            0,
+            300,
+            "filter",
+            0.6,
+        ),
+        Row("small", "dashboard page Journey: navigation to charts drawn (warm server)", 0, 1.2, 0, 300, "filter", 0.2),
+        Row("large", f"{DASHBOARD_SNAPSHOT}, after the daily job's new day", 0, 1.0, 0, 0, "day", 20.0, 0.05),
+    ]
+    lines = goals(rows)
+    assert "- large dashboard Engagement: navigation 0.80s <= 1 s met, filter change 0.60s <= 0.5 s MISSED" in lines
+    assert any(line.startswith("- small dashboard Journey: navigation 1.20s <= 1 s MISSED") for line in lines)
+    assert "- large dashboard snapshot: 5.0% of the daily job's new day (1.0s)" in lines
+
+
+def test_snapshot_seconds_come_from_the_last_hook_in_dbts_log(tmp_path):
+    log = tmp_path / "dbt.log"
+    log.write_text(
+        "12:00:01  1 of 1 OK hook: marketo_people.on-run-end.0 ....... [\x1b[32mOK\x1b[0m in 4.02s]\n"
+        "12:05:01  1 of 1 OK hook: marketo_people.on-run-end.0 ....... [\x1b[32mOK\x1b[0m in 0.37s]\n"
+    )
+    assert _snapshot_seconds(log) == 0.37
+    assert _snapshot_seconds(tmp_path / "none.log") == 0.0

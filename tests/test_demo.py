@@ -1,22 +1,16 @@
 """`make demo` end to end (the README's first command), small: emulators, loaders, dbt build, summary."""
 
-import os
-import subprocess
-import sys
-
-from tests.support import REPO, query
+from tests.support import query
 
 
-def test_demo_runs_end_to_end(tmp_path):
-    db = tmp_path / "demo.duckdb"
-    env = {**os.environ, "DUCKDB_PATH": str(db), "DEMO_PERSONS": "400", "LOADERS_PIPELINES_DIR": str(tmp_path / "p")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "sandbox.demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "Marketo persons loaded" in proc.stdout
-    assert "touchpoints by channel" in proc.stdout
-    assert str(db) in proc.stdout
+def test_demo_runs_end_to_end(demo):
+    db = demo.db
+    assert "Marketo persons loaded" in demo.stdout
+    assert "touchpoints by channel" in demo.stdout
+    assert str(db) in demo.stdout
+    # it ends by saying how to open the dashboards over this warehouse
+    last = demo.stdout.strip().splitlines()[-1]
+    assert last.startswith("Dashboards:") and f"DUCKDB_PATH={db} make dashboard" in last, last
     (loaded,) = query(db, "select count(*) from raw_marketo.leads")[0]
     (marts,) = query(
         db,
@@ -28,3 +22,5 @@ def test_demo_runs_end_to_end(tmp_path):
     assert crm["Marketo"] > 0 and crm["Crm"] == 0  # the CRM sync's twins are flagged on the Marketo side
     (touchpoints,) = query(db, "select count(*) from biz_touchpoints")[0]
     assert touchpoints > 0
+    # the build published what the dashboard reads
+    assert (db.parent / (db.name + ".dashboard") / "manifest.json").is_file()

@@ -69,7 +69,13 @@ PERSONS = [
 PAGE_VIEWS = [
     ("pv1", "ca", "2026-01-05 10:00:00", "https://acme.com/", "https://www.google.com/"),
     # Feb 1 02:00 UTC is Jan 31 in New York
-    ("pv2", "cb", "2026-02-01 02:00:00", "https://acme.com/news?utm_source=newsletter&utm_medium=email", None),
+    (
+        "pv2",
+        "cb",
+        "2026-02-01 02:00:00",
+        "https://acme.com/news?utm_source=newsletter&utm_medium=email&utm_campaign=jan-news",
+        None,
+    ),
     ("pv3", "ce", "2026-02-10 08:00:00", "https://acme.com/blog", "https://www.linkedin.com/"),
     ("pv4", "ch", "2026-02-14 10:00:00", "https://acme.com/?utm_source=google&utm_medium=cpc", None),
     ("pv5", "ch", "2026-02-15 09:00:00", "https://acme.com/demo", None),
@@ -259,6 +265,36 @@ WEB_ROWS = [
 
 def test_web_traffic_by_day_landing_page_channel(built):
     assert_same(rows(built, WEB_SQL), WEB_ROWS)
+
+
+def test_web_traffic_and_touchpoints_carry_title_referrer_domain_and_campaign(built):
+    """The dimensions Discover's web tables show: the landing page's title (none when a session starts with a
+    form), the referrer's domain, the utm_campaign; the touchpoint report carries the campaign too."""
+    web = rows(
+        built,
+        "select session_day, landing_page, landing_page_title, referrer_domain, campaign, visit_count "
+        "from main.rpt_web_traffic_by_day_landing_page_channel",
+    )
+    demo = "https://acme.com/demo"
+    assert_same(
+        web,
+        [
+            (date(2026, 1, 5), "https://acme.com/", "title", "google.com", None, 1),
+            (date(2026, 1, 10), demo, None, None, None, 1),  # the session starts with ann's form
+            (date(2026, 1, 12), demo, None, None, None, 1),
+            (date(2026, 1, 20), demo, None, None, None, 1),
+            (date(2026, 2, 1), "https://acme.com/news", "title", None, "jan-news", 1),
+            (date(2026, 2, 10), "https://acme.com/blog", "title", "linkedin.com", None, 1),
+            (date(2026, 2, 14), "https://acme.com/", "title", None, None, 1),
+            (date(2026, 2, 15), demo, "title", None, None, 2),
+        ],
+    )
+    campaigns = rows(
+        built,
+        "select channel, campaign, sum(touchpoint_count) from main.rpt_touchpoints_by_month_channel_segment "
+        "where campaign is not null group by all",
+    )
+    assert campaigns == [("Email", "jan-news", 1)]  # bob's CRM record; his Marketo twin is a duplicate
 
 
 RECONCILIATION_COLUMNS = [

@@ -1,7 +1,8 @@
 {#-
     The session side of rpt_web_traffic_by_day_landing_page_channel: one row per session day (reporting time
-    zone) × landing page × channel × subchannel with visits, visitors, page views, form submits and distinct
-    form emails. Every measure is counted on the session's start day.
+    zone) × landing page × landing page title × referrer domain × channel × subchannel × campaign with visits,
+    visitors, page views, form submits and distinct form emails. Every measure is counted on the session's
+    start day.
 
     Incremental: every day with a session, page view or form submit rewritten upstream since this model's last
     run is recomputed whole (unique_key session_day with delete+insert). A session merged away by a late event
@@ -38,8 +39,11 @@
         id                                              as session_id,
         visitor_id,
         landing_page,
+        landing_page_title,
+        referrer_domain,
         channel,
         subchannel,
+        campaign,
         page_view_count,
         form_submit_count,
         {{ reporting_period('day', 'event_date') }}     as session_day
@@ -80,15 +84,18 @@ sessions_grouped as (
     select
         session_day,
         landing_page,
+        landing_page_title,
+        referrer_domain,
         channel,
         subchannel,
+        campaign,
         count(*)                                        as visit_count,
         count(distinct visitor_id)                      as visitor_count,
         -- bigint like the other counts (a sum of integers is 128-bit in DuckDB)
         cast(sum(page_view_count) as {{ dbt.type_bigint() }})     as page_view_count,
         cast(sum(form_submit_count) as {{ dbt.type_bigint() }})   as form_submit_count
     from sessions_in_scope
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5, 6, 7
 ),
 
 -- emails that do not look like one were normalized to null upstream: they identify nobody
@@ -96,14 +103,17 @@ emails_grouped as (
     select
         sessions_in_scope.session_day,
         sessions_in_scope.landing_page,
+        sessions_in_scope.landing_page_title,
+        sessions_in_scope.referrer_domain,
         sessions_in_scope.channel,
         sessions_in_scope.subchannel,
+        sessions_in_scope.campaign,
         count(distinct form_submits.email)              as unique_form_email_count
     from sessions_in_scope
     inner join {{ ref('biz_form_submits') }} as form_submits
         on sessions_in_scope.session_id = form_submits.session_id
     where form_submits.email is not null
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5, 6, 7
 ),
 
 final as (
@@ -111,8 +121,11 @@ final as (
         ---------- strings
         sessions_grouped.session_day,
         sessions_grouped.landing_page,
+        sessions_grouped.landing_page_title,
+        sessions_grouped.referrer_domain,
         sessions_grouped.channel,
         sessions_grouped.subchannel,
+        sessions_grouped.campaign,
         ---------- numerics
         sessions_grouped.visit_count,
         sessions_grouped.visitor_count,
@@ -126,8 +139,11 @@ final as (
     left join emails_grouped
         on sessions_grouped.session_day = emails_grouped.session_day
         and sessions_grouped.landing_page is not distinct from emails_grouped.landing_page
+        and sessions_grouped.landing_page_title is not distinct from emails_grouped.landing_page_title
+        and sessions_grouped.referrer_domain is not distinct from emails_grouped.referrer_domain
         and sessions_grouped.channel = emails_grouped.channel
         and sessions_grouped.subchannel is not distinct from emails_grouped.subchannel
+        and sessions_grouped.campaign is not distinct from emails_grouped.campaign
 )
 
 select * from final

@@ -92,6 +92,8 @@ first_events as (
         visitor_id,
         cookie_id,
         current_page_raw                                                as landing_page_raw,
+        -- a session that starts with a form submit has no page title
+        page_title                                                      as landing_page_title,
         -- a referrer on the site's own host counts as no referrer
         case when has_external_referrer then referrer_page_raw end      as referrer_page_raw,
         case when has_external_referrer then referrer_domain end        as referrer_domain,
@@ -232,6 +234,7 @@ final as (
         sessions_classified.subchannel,
         {{ url_without_query('sessions_classified.landing_page_raw') }} as landing_page,
         sessions_classified.landing_page_raw,
+        sessions_classified.landing_page_title,
         {{ url_without_query('sessions_classified.referrer_page_raw') }} as referrer_page,
         sessions_classified.referrer_page_raw,
         sessions_classified.referrer_domain,

@@ -1,6 +1,7 @@
 {#-
     Engagement (Discover): touchpoints and their lead-level attribution credit, one row per touchpoint month
-    (reporting time zone) × channel × subchannel × source_system × segment values (category1..category15).
+    (reporting time zone) × channel × subchannel × campaign × source_system × segment values
+    (category1..category15).
     Every category column is part of the grain, so a category added to seeds/segment_rules.csv can filter
     the report with no SQL edit. Duplicate and deleted touchpoints are left out unless the vars say otherwise.
 -#}
@@ -24,6 +25,7 @@ final as (
         touchpoint_month,
         channel,
         subchannel,
+        campaign,
         source_system,
         {%- for i in range(1, 16) %}
         category{{ i }},
@@ -47,6 +49,7 @@ final as (
         touchpoint_month,
         channel,
         subchannel,
+        campaign,
         source_system,
         {%- for i in range(1, 16) %}
         category{{ i }}{{ "," if not loop.last }}

@@ -1,6 +1,6 @@
 {#-
-    Web Traffic (Discover): one row per session day (reporting time zone) × landing page × channel ×
-    subchannel. Every measure is counted on the session's start day, so a session crossing midnight counts
+    Web Traffic (Discover): one row per session day (reporting time zone) × landing page (with its title) ×
+    referrer domain × channel × subchannel × campaign. Every measure is counted on the session's start day, so a session crossing midnight counts
     once with all its page views and forms. Visits are not tied to a person, so the Source segment shows as
     the split of persons created from forms by source_system; those persons follow the rpt_* default
     (no duplicates, no deleted persons) and the vars.
@@ -38,8 +38,11 @@ persons_grouped as (
     select
         {{ reporting_period('day', 'sessions.event_date') }} as session_day,
         sessions.landing_page,
+        sessions.landing_page_title,
+        sessions.referrer_domain,
         sessions.channel,
         sessions.subchannel,
+        sessions.campaign,
         count(*)                                        as persons_created_from_forms,
         count(case when persons_created.source_system = 'Marketo' then 1 end)
                                                         as marketo_persons_created_from_forms,
@@ -48,7 +51,7 @@ persons_grouped as (
     from persons_created
     inner join sessions
         on persons_created.session_id = sessions.id
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5, 6, 7
 ),
 
 final as (
@@ -56,8 +59,11 @@ final as (
         ---------- strings
         traffic.session_day,
         traffic.landing_page,
+        traffic.landing_page_title,
+        traffic.referrer_domain,
         traffic.channel,
         traffic.subchannel,
+        traffic.campaign,
         ---------- numerics
         traffic.visit_count,
         traffic.visitor_count,
@@ -73,8 +79,11 @@ final as (
     left join persons_grouped
         on traffic.session_day = persons_grouped.session_day
         and traffic.landing_page is not distinct from persons_grouped.landing_page
+        and traffic.landing_page_title is not distinct from persons_grouped.landing_page_title
+        and traffic.referrer_domain is not distinct from persons_grouped.referrer_domain
         and traffic.channel = persons_grouped.channel
         and traffic.subchannel is not distinct from persons_grouped.subchannel
+        and traffic.campaign is not distinct from persons_grouped.campaign
 )
 
 select * from final
