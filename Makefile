@@ -30,8 +30,8 @@ bench: venv ## Benchmark loaders and dbt at two scales; writes bench/results/
 	$(PY) -m bench
 
 lint: venv ## ruff on the Python code
-	$(VENV)/bin/ruff check loaders sandbox tests bench
-	$(VENV)/bin/ruff format --check loaders sandbox tests bench
+	$(VENV)/bin/ruff check loaders sandbox tests bench warehouse
+	$(VENV)/bin/ruff format --check loaders sandbox tests bench warehouse
 
 docs: venv ## Generate dbt docs (open with: make docs-serve)
 	$(VENV)/bin/dbt docs generate --profiles-dir .

@@ -6,12 +6,15 @@ Sources register a module `loaders.<source>.cli` with `add_arguments(parser)` an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import shlex
 import sys
 
 from loaders.common import LoaderError
+from warehouse.lock import EXIT_BUSY, WAIT_ENV, WarehouseBusy, WarehouseLock
 
 SOURCES = {
     "marketo": "Marketo persons (bulk lead extract) and deleted persons -> raw_marketo",
@@ -29,7 +32,9 @@ def build_parser(source: str | None = None) -> argparse.ArgumentParser:
         description="Land one source's raw data in the warehouse (DuckDB by default).",
         epilog="Config comes from env vars (SOURCES__<SOURCE>__<KEY>) or .dlt/config.toml and "
         ".dlt/secrets.toml; the warehouse is the DuckDB file at $DUCKDB_PATH (default: warehouse.duckdb "
-        "at the repo root). Exit codes: 0 done, 2 error to fix, 3 clean stop that resumes on the next run.",
+        "at the repo root). Exit codes: 0 done, 2 error to fix, 3 clean stop that resumes on the next run, "
+        f"{EXIT_BUSY} the warehouse is busy (another loader or dbt holds it; nothing was done: run again later, "
+        f"or set {WAIT_ENV} to wait for it).",
     )
     sub = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
     for name, help_text in SOURCES.items():
@@ -69,13 +74,27 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     try:
-        return args._run(args)
+        with _warehouse_lock(args, argv):
+            return args._run(args)
+    except WarehouseBusy as exc:
+        print(f"busy: {exc}", file=sys.stderr)
+        return exc.exit_code
     except LoaderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: progress so far is saved; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _warehouse_lock(args: argparse.Namespace, argv: list[str]) -> contextlib.AbstractContextManager:
+    """One writer at a time: the DuckDB warehouse's lock for the whole run (see warehouse/lock.py). Other
+    destinations have their own concurrency rules (and the orchestrator runs one writer at a time)."""
+    if args.destination not in (None, "duckdb"):
+        return contextlib.nullcontext()
+    from loaders.common import duckdb_path
+
+    return WarehouseLock(duckdb_path(), command=shlex.join(["python", "-m", "loaders", *argv]))
 
 
 if __name__ == "__main__":
