@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dlt
 
+from warehouse.faults import kill_once
+
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
@@ -55,3 +57,11 @@ def _default_setting(key: str, value: str) -> None:
     """Give dlt setting `key` our default unless the user set it (env var, .dlt/config.toml or secrets.toml)."""
     if dlt.config.get(key) is None:
         os.environ[key.upper().replace(".", "__")] = value
+
+
+def kill_mid_load(pipeline: dlt.Pipeline, name: str) -> None:
+    """Fault point `name` (off unless MARKETO_PEOPLE_FAULT_AT names it): kill the process inside dlt's load
+    step, once a table of a package is committed to the warehouse and the package is not (dlt keeps each
+    package's finished jobs under load/normalized/<load id>/completed_jobs until the whole package is done)."""
+    normalized = Path(pipeline.working_dir) / "load" / "normalized"
+    kill_once(lambda: any(normalized.glob("*/completed_jobs/*.*")), name)
