@@ -22,6 +22,7 @@ Usage:
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -528,6 +529,15 @@ def _messy_emails(rng: np.random.Generator, emails: np.ndarray) -> np.ndarray:
     out[title] = series[title].str.capitalize()
     out[spaced] = "  " + series[spaced] + " "
     return out.to_numpy(dtype=object)
+
+
+def happened_by(
+    page_views: pd.DataFrame, form_submits: pd.DataFrame, when: pd.Timestamp | datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events dated at or before `when`: persons' later visits are generated past `end`, and a tracker
+    only sends what happened (the web loader quarantines events dated after the load)."""
+    when = pd.Timestamp(when)
+    return page_views[page_views["event_date"] <= when], form_submits[form_submits["event_date"] <= when]
 
 
 def write_event_files(

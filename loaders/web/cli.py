@@ -31,8 +31,10 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from loaders.common import LoaderError, Progress, make_pipeline
+from loaders.common.pipeline import kill_mid_load
 from loaders.common.progress import human_bytes
 from loaders.web import DATASET, EVENT_TABLES, WebLoadStats, web_source
+from warehouse.faults import fault_point
 
 PIPELINE_NAME = "web_events"
 
@@ -84,9 +86,11 @@ def run(args: argparse.Namespace) -> int:
             f"{stats.files_read} files, {stats.total_events:,} events, {stats.rejected:,} rejected",
             force=True,
         )
+        fault_point("web.extracted")
         if stats.files_read:
             progress.say(f"normalizing and loading {stats.total_events:,} events into {DATASET}")
         pipeline.normalize()
+        kill_mid_load(pipeline, "web.mid_load")
         pipeline.load()
     except PipelineStepFailed as exc:
         if isinstance(exc.exception, LoaderError):
@@ -117,6 +121,8 @@ def _summary(stats: WebLoadStats, seconds: float) -> str:
         ),
         f"  {DATASET}.rejected_events: {stats.rejected:,} lines rejected"
         + (" (see file_name, line, reason there)" if stats.rejected else ""),
+        f"  rows in = loaded + quarantined: {stats.total_events + stats.rejected:,} = {stats.total_events:,} + "
+        f"{stats.rejected:,}",
     ]
     if stats.files_skipped:
         shown = ", ".join(stats.files_skipped[:5]) + (" ..." if len(stats.files_skipped) > 5 else "")
