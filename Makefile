@@ -26,6 +26,9 @@ demo: venv ## Run the whole pipeline on sandbox data: emulators -> loaders -> Du
 test: venv ## Run every test (loaders against emulators, dbt unit + data tests, end-to-end)
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
+faults: venv ## The fault matrix (kill -9, overlapping runs, full disks, bad input): prints the table, writes tests/faults/RESULTS.md
+	FAULTS_TABLE=tests/faults/RESULTS.md $(PY) -m pytest -q -p no:cacheprovider -m faults tests/faults
+
 bench: venv ## Benchmark loaders and dbt at two scales; writes bench/results/
 	$(PY) -m bench
 
@@ -45,4 +48,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package reg
 clean: ## Remove the venv, dbt artifacts and the demo warehouse
 	rm -rf $(VENV) target logs warehouse.duckdb sandbox/data .dlt/pipelines
 
-.PHONY: help venv demo test bench lint docs docs-serve lock clean
+.PHONY: help venv demo test faults bench lint docs docs-serve lock clean

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import logging
 import os
@@ -80,11 +81,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"busy: {exc}", file=sys.stderr)
         return exc.exit_code
     except LoaderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_disk_full(exc) or exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:
+        full = _disk_full(exc)
+        if not full:
+            raise
+        print(f"error: {full}", file=sys.stderr)
+        return LoaderError.exit_code
     except KeyboardInterrupt:
         print("interrupted: progress so far is saved; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _disk_full(exc: BaseException) -> str | None:
+    """The message for a run stopped by a full disk (ENOSPC, a file-size or quota limit), found anywhere in
+    the exception's chain (dlt and DuckDB wrap it), or None."""
+    seen: BaseException | None = exc
+    cause = None
+    while seen is not None:  # the innermost one says it best
+        full = isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        if full or "No space left on device" in str(seen) or "File too large" in str(seen):
+            cause = seen
+        seen = seen.__cause__ or seen.__context__
+    if cause is None:
+        return None
+    return (
+        f"the disk is full ({cause}). Nothing half-written is kept: free some space (the warehouse, "
+        "$LOADERS_PIPELINES_DIR and the temp folder need room) and run the same command again; "
+        "it resumes where the last completed step ended."
+    )
 
 
 def _warehouse_lock(args: argparse.Namespace, argv: list[str]) -> contextlib.AbstractContextManager:

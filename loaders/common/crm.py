@@ -15,7 +15,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from loaders.common.errors import LoaderError, StopWithProgress
-from loaders.common.pipeline import kill_mid_load, make_pipeline
+from loaders.common.pipeline import finish_pending, kill_mid_load, make_pipeline
 from loaders.common.progress import Progress
 
 
@@ -76,10 +76,8 @@ def run_crm_load(
     progress.say(f"loading {', '.join(source.resources.keys())} into {pipeline.dataset_name}")
     kill_mid_load(pipeline, f"{name}.mid_load")
     try:
-        if pipeline.has_pending_data:
-            # dlt's run() with data only loads what a killed run left and returns: finish that first
-            progress.say("finishing the load a previous run left pending")
-            pipeline.run()
+        # dlt's run() with data only loads what a killed run left and returns: finish that first
+        finish_pending(pipeline, {"_rejected": "_rejected_key"}, progress.say)
         pipeline.run(source)
     except Exception as exc:
         # dlt wraps what a resource raises; show our own errors as they are

@@ -54,7 +54,7 @@ import pyarrow as pa
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from loaders.common import LoaderError, Progress, RateBudget, StopWithProgress
-from loaders.common.pipeline import kill_mid_load
+from loaders.common.pipeline import finish_pending, kill_mid_load
 from loaders.common.progress import human_bytes
 from loaders.common.salesforce_ids import salesforce_ids_18
 from loaders.marketo.bulk import (
@@ -81,6 +81,12 @@ LEADS_HINTS: dict[str, Any] = {
 
 
 INSERT_ONLY: dict[str, str] = {"disposition": "merge", "strategy": "insert-only"}
+# the tables written insert-only, with their keys (a load retried after a kill is checked for repeats)
+INSERTED_ONCE: dict[str, str | list[str]] = {
+    "leads": "id",
+    "leads_rejected": "_rejected_key",
+    "complete_exports": ["export", "created_from", "created_to", "read_from"],
+}
 
 # One row per pass of createdAt windows that exported every window of its range (raw_marketo.complete_exports)
 COMPLETE_EXPORTS_COLUMNS: dict[str, Any] = {
@@ -140,7 +146,7 @@ def marketo_commit(
         if name == "complete_exports":
             hints = {
                 "write_disposition": INSERT_ONLY,
-                "primary_key": ["export", "created_from", "created_to", "read_from"],
+                "primary_key": INSERTED_ONCE["complete_exports"],
                 "columns": COMPLETE_EXPORTS_COLUMNS,
             }
         if name in insert_only:
@@ -189,12 +195,11 @@ class MarketoLoad:
         self.totals = Totals()
         self.has_rows: dict[str, bool] = {}
         self.now = datetime.now(UTC).replace(microsecond=0)
-        if pipeline.has_pending_data:
-            self.progress.say("finishing the commit a previous run left pending")
         # run() without data: the state from the warehouse when the local working dir is new (dlt syncs once
         # per pipeline object, so the commits below do not ask again), then the load of a commit a stopped
         # run extracted but did not load (a later run() would load that instead of the rows it was given)
-        pipeline.run()
+        if not finish_pending(pipeline, INSERTED_ONCE, self.progress.say):
+            pipeline.run()
         self.state: dict = copy.deepcopy(pipeline.state.get("sources", {}).get("marketo", {}))
 
     # ---------------------------------------------------------------- plan

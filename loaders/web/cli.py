@@ -31,7 +31,7 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from loaders.common import LoaderError, Progress, make_pipeline
-from loaders.common.pipeline import kill_mid_load
+from loaders.common.pipeline import finish_pending, kill_mid_load
 from loaders.common.progress import human_bytes
 from loaders.web import DATASET, EVENT_TABLES, WebLoadStats, web_source
 from warehouse.faults import fault_point
@@ -77,10 +77,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         # pipeline.run's steps one by one, so a long load says which phase it is in.
-        if pipeline.has_pending_data:
-            progress.say("finishing the load a previous run left pending")
-            pipeline.normalize()
-            pipeline.load()
+        finish_pending(pipeline, {"page_views": "id", "form_submits": "id"}, progress.say)
         pipeline.extract(source)
         progress.tick(
             f"{stats.files_read} files, {stats.total_events:,} events, {stats.rejected:,} rejected",
