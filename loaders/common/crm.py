@@ -101,6 +101,9 @@ def run_crm_load(
             else ""
         )
     )
+    read = sum(report.rows.values())
+    # a value that cannot be typed is quarantined, its row loads with the value null: no row is held back
+    progress.say(f"rows in = loaded + quarantined: {read:,} = {read:,} + 0 ({report.rejected} values quarantined)")
     if report.failed:
         raise LoaderError(f"{report.failed} What was read before the error is loaded.") from report.failed
     if report.stopped:

@@ -9,7 +9,9 @@ The event type is the record's `event_type` (page_view / form_submit) or, when a
 (page_views*, form_submits*). event_date: ISO 8601 (Z or offset; none = UTC) or epoch milliseconds.
 
 Config: SOURCES__WEB__BUCKET_URL (or --bucket-url), SOURCES__WEB__FILE_GLOB (or --file-glob, default
-**/*), SOURCES__WEB__CREDENTIALS__* for buckets (see `loaders/web/__init__.py`).
+**/*), SOURCES__WEB__EARLIEST_EVENT_DATE (default 2000-01-01) and SOURCES__WEB__MAX_FUTURE_HOURS (default 24):
+events dated outside them are rejected; SOURCES__WEB__CREDENTIALS__* for buckets (see `loaders/web/__init__.py`).
+The summary ends with rows in = loaded + quarantined.
 
 Large first loads into DuckDB: DuckDB's memory is capped by DUCKDB_MEMORY_LIMIT (default 2GB; it spills to
 disk beyond), and inserting 10M page views stays within it (2.1 GB peak RSS; 2.0-2.2x the time of DuckDB's

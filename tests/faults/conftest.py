@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from sandbox.crm import generate_crm
+from sandbox.dynamics import DynamicsEmulator
 from sandbox.marketo import MarketoEmulator
 from sandbox.people import generate_leads
 from sandbox.salesforce import SalesforceEmulator
@@ -38,6 +39,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 START = pd.Timestamp(NOW - timedelta(days=80)).floor("D")
 END = START + pd.Timedelta(days=78)
 MATRIX = Matrix()
+DYNAMICS_CRM = generate_crm(
+    generate_leads(150, seed=21, start=START, end=START + pd.Timedelta(days=60), with_dynamics=True), seed=21
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -86,6 +90,11 @@ class World:
         # a killed run and its rerun share Marketo's 100 calls / 20 s; quotas are tested elsewhere
         emulator.enforce_rate_limits = False
         return emulator
+
+    def dynamics(self) -> DynamicsEmulator:
+        """A Dynamics-synced population of its own (the world's persons sync with Salesforce), in pages of 20."""
+        crm = DYNAMICS_CRM
+        return DynamicsEmulator(crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"], page_size=20)
 
     def salesforce(self, **kwargs) -> SalesforceEmulator:  # noqa: ANN003
         return SalesforceEmulator(self.crm["sf_lead"], self.crm["sf_contact"], self.crm["sf_account"], **kwargs)

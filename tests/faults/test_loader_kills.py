@@ -3,8 +3,9 @@ uninterrupted run leaves them (row for row, both ways), nothing twice.
 
 Points (warehouse/faults.py; a no-op unless MARKETO_PEOPLE_FAULT_AT names one): Marketo waiting on an export
 job, mid-download, mid-load into the warehouse (some tables of a dlt package committed, the package not),
-between two windows' commits; the web loader after reading its files and mid-load; Salesforce mid-extract
-(after a page) and mid-load. The marts are a function of the raw tables (the dbt cases compare marts)."""
+between two windows' commits; the web loader after reading its files and mid-load; Salesforce and Dynamics
+mid-extract (after a page) and mid-load. The marts are a function of the raw tables (the dbt cases compare
+marts)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.faults.support import (
     assert_killed,
     assert_ok,
     differences,
+    dynamics_env,
     loader_env,
     marketo_env,
     outcome,
@@ -93,6 +95,30 @@ def test_marketo_killed_mid_download(world, matrix, tmp_path):
             f"kill -9 marketo loader mid-download (`marketo.download`, {on_disk / 1e6:.1f} MB on disk), rerun",
             (outcome(problems)) + f"; file served {served_after / served_clean:.2f}x for the two runs",
             loaded=raw_rows(db, "raw_marketo"),
+            seconds=timer.seconds,
+        )
+    )
+    assert not problems
+
+
+@pytest.mark.parametrize(
+    "fault,where",
+    [("dynamics.page@2", "mid-extract, after a page"), ("dynamics.mid_load", "mid-load into the warehouse")],
+)
+def test_dynamics_killed_then_rerun(world, matrix, tmp_path, fault, where):
+    timer = Timer()
+    clean, db = tmp_path / "clean" / "warehouse.duckdb", tmp_path / "run" / "warehouse.duckdb"
+    with world.dynamics() as dyn:
+        assert_ok(run_loader("dynamics", loader_env(clean, dynamics_env(dyn))), "clean dynamics load")
+        env = loader_env(db, dynamics_env(dyn))
+        assert_killed(run_loader("dynamics", env, fault=fault), f"dynamics loader (fault at {fault})")
+        assert_ok(run_loader("dynamics", env), "dynamics loader after the kill")
+    problems = differences(db, clean, ("raw_dynamics",))
+    matrix.add(
+        Row(
+            f"kill -9 dynamics loader {where} (`{fault}`), rerun",
+            outcome(problems),
+            loaded=raw_rows(db, "raw_dynamics"),
             seconds=timer.seconds,
         )
     )

@@ -7,11 +7,6 @@ Each ends, after the loader's own advice (run again where it exits 2), with exac
 
 from __future__ import annotations
 
-import pandas as pd
-
-from sandbox.crm import generate_crm
-from sandbox.dynamics import DynamicsEmulator
-from sandbox.people import generate_leads
 from tests.faults.conftest import START
 from tests.faults.support import (
     Row,
@@ -25,15 +20,6 @@ from tests.faults.support import (
     run_loader,
     salesforce_env,
 )
-
-DYNAMICS_CRM = generate_crm(
-    generate_leads(150, seed=21, start=START, end=START + pd.Timedelta(days=60), with_dynamics=True), seed=21
-)
-
-
-def _dynamics(world) -> DynamicsEmulator:
-    crm = DYNAMICS_CRM
-    return DynamicsEmulator(crm["dyn_leads"], crm["dyn_contacts"], crm["dyn_accounts"], page_size=20)
 
 
 def _record(matrix, timer, case, problems, db, schema, said):
@@ -94,7 +80,7 @@ def test_salesforce_page_repeats_a_record(world, matrix, tmp_path):
 def test_dynamics_page_repeats_a_record_and_next_link_loops(world, matrix, tmp_path):
     timer = Timer()
     clean, db = tmp_path / "clean" / "warehouse.duckdb", tmp_path / "run" / "warehouse.duckdb"
-    with _dynamics(world) as dyn:
+    with world.dynamics() as dyn:
         assert_ok(run_loader("dynamics", loader_env(clean, dynamics_env(dyn))), "clean dynamics load")
         dyn.repeat_seen_record_pages = 2
         run = run_loader("dynamics", loader_env(db, dynamics_env(dyn)))
@@ -113,7 +99,7 @@ def test_dynamics_page_repeats_a_record_and_next_link_loops(world, matrix, tmp_p
 
     timer = Timer()
     db = tmp_path / "loop" / "warehouse.duckdb"
-    with _dynamics(world) as dyn:
+    with world.dynamics() as dyn:
         env = loader_env(db, dynamics_env(dyn))
         dyn.loop_next_link_times = 1
         first = run_loader("dynamics", env)
