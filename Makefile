@@ -48,12 +48,15 @@ orchestrate: venv $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on http://127.0.0.1
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp $< $@
 
+faults: venv ## The fault matrix (kill -9, overlapping runs, full disks, bad input): prints the table, writes tests/faults/RESULTS.md
+	FAULTS_TABLE=tests/faults/RESULTS.md $(PY) -m pytest -q -p no:cacheprovider -m faults tests/faults
+
 bench: venv ## Benchmark loaders, dbt, the engines and the dashboards (in Chromium) at two scales; writes bench/results/
 	$(PY) -m bench
 
 lint: venv ## ruff on the Python code
-	$(VENV)/bin/ruff check loaders sandbox tests bench orchestration dashboard
-	$(VENV)/bin/ruff format --check loaders sandbox tests bench orchestration dashboard
+	$(VENV)/bin/ruff check loaders sandbox tests bench orchestration dashboard warehouse
+	$(VENV)/bin/ruff format --check loaders sandbox tests bench orchestration dashboard warehouse
 
 docs: venv ## Generate dbt docs (open with: make docs-serve)
 	$(VENV)/bin/dbt docs generate --profiles-dir .
@@ -67,4 +70,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package reg
 clean: ## Remove the venv, dbt artifacts, the demo warehouse, its dashboard snapshot and daily-job state, Dagster's instance
 	rm -rf $(VENV) target logs warehouse.duckdb warehouse.duckdb.dashboard warehouse.duckdb.daily .daily .dagster sandbox/data .dlt/pipelines lake spark-warehouse
 
-.PHONY: help venv demo dashboard screenshots test daily weekly orchestrate bench lint docs docs-serve lock clean
+.PHONY: help venv demo dashboard screenshots test faults daily weekly orchestrate bench lint docs docs-serve lock clean

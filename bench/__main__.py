@@ -92,7 +92,7 @@ class Scale:
         self, name: str, persons: int, page_views: int, work: Path, one_page_view_per_session: bool = False
     ) -> None:
         from sandbox.people import generate_leads
-        from sandbox.web_events import generate_web_events
+        from sandbox.web_events import generate_web_events, happened_by
 
         self.name, self.persons, self.page_views = name, persons, page_views
         self.work = work / name
@@ -103,13 +103,16 @@ class Scale:
         self.env = {"DUCKDB_PATH": str(self.db), "LOADERS_PIPELINES_DIR": str(self.work / "pipelines")}
         started = time.monotonic()
         self.leads = generate_leads(persons, seed=1, start=self.start, end=self.end)
-        self.page_view_frame, self.form_frame = generate_web_events(
-            self.leads,
-            page_views,
-            seed=1,
-            start=self.start,
-            end=self.end,
-            one_page_view_per_session=one_page_view_per_session,
+        self.page_view_frame, self.form_frame = happened_by(
+            *generate_web_events(
+                self.leads,
+                page_views,
+                seed=1,
+                start=self.start,
+                end=self.end,
+                one_page_view_per_session=one_page_view_per_session,
+            ),
+            self.end,
         )
         self.one_page_view_per_session = one_page_view_per_session
         self.with_plain = False  # the plain step: set by main() when asked for

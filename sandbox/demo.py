@@ -82,7 +82,7 @@ def _demo(target: str, target_env: dict[str, str]) -> int:
     from sandbox.marketo import MarketoEmulator
     from sandbox.people import generate_deleted, generate_leads
     from sandbox.salesforce import SalesforceEmulator
-    from sandbox.web_events import generate_web_events, write_event_files
+    from sandbox.web_events import generate_web_events, happened_by, write_event_files
 
     persons = int(os.environ.get("DEMO_PERSONS", "5000"))
     page_views = int(os.environ.get("DEMO_PAGE_VIEWS", str(persons * 20)))
@@ -172,7 +172,7 @@ def _demo(target: str, target_env: dict[str, str]) -> int:
     )
     events_dir = REPO / "sandbox" / "data" / "web"
     shutil.rmtree(events_dir, ignore_errors=True)
-    pv, fs = generate_web_events(leads, page_views, seed=seed, start=start, end=now - timedelta(hours=1))
+    pv, fs = happened_by(*generate_web_events(leads, page_views, seed=seed, start=start, end=now), now)
     write_event_files(pv, fs, events_dir, fmt="jsonl", gzip=True)
     env["SOURCES__WEB__BUCKET_URL"] = str(events_dir)
     run([sys.executable, "-m", "loaders", "web", *destination], env)

@@ -90,6 +90,11 @@ class DynamicsEmulator(HttpEmulator):
         self._cursors: dict[str, tuple[list[dict], str]] = {}
         self._throttle = 0
         self._retry_after = 1
+        # wrong but well-formed answers (the fault matrix): the next N follow-up pages also carry the query's
+        # first row, already served on its first page; the next N nextLinks past the second page point back
+        # to the page before (a paging loop)
+        self.repeat_seen_record_pages = 0
+        self.loop_next_link_times = 0
 
     @property
     def token_url(self) -> str:
@@ -290,10 +295,19 @@ class DynamicsEmulator(HttpEmulator):
 
     def _page(self, entity: str, token: str, offset: int, size: int, query: dict[str, str]) -> Response:
         snapshot, context = self._cursors[token]
-        body: dict[str, Any] = {"@odata.context": context, "value": snapshot[offset : offset + size]}
+        value = snapshot[offset : offset + size]
+        next_offset = offset + size
+        with self._lock:
+            if offset and self.repeat_seen_record_pages > 0 and snapshot:
+                self.repeat_seen_record_pages -= 1
+                value = [snapshot[0], *value]
+            if offset and next_offset < len(snapshot) and self.loop_next_link_times > 0:
+                self.loop_next_link_times -= 1
+                next_offset = offset - size
+        body: dict[str, Any] = {"@odata.context": context, "value": value}
         if offset + size < len(snapshot):
             params = {k: v for k, v in query.items() if k != "$skiptoken"}
-            params["$skiptoken"] = f"{token}-{offset + size}-{size}"
+            params["$skiptoken"] = f"{token}-{next_offset}-{size}"
             body["@odata.nextLink"] = f"{self.base_url}{API}/{entity}?{urlencode(params)}"
         return Response(200, body, {"Preference-Applied": f"odata.maxpagesize={size}", "OData-Version": "4.0"})
 

@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -425,6 +425,10 @@ class MarketoEmulator:
       checksum_mismatch_times   the next N file GETs change one byte of the body
       wrong_checksum_in_status_times  the next N status replies of a Completed job carry a wrong
                                 fileChecksum (the file itself is intact)
+      miscount_next_export      the next export's status says this many records more (or fewer) than its
+                                file holds (then 0): a wrong but well-formed numberOfRecords
+      rewrite_next_export       a function of the next export file's bytes that returns the bytes served
+                                (checksum and size follow them): malformed files as a real instance can send
       repeat_in_next_export     persons (a frame like upsert_leads takes) written again, after its own rows,
                                 into the next export file (then None): Marketo listing a person twice
       enforce_rate_limits       606 past `rate_limit_calls` per `rate_limit_window` s; 615 past 10 in flight
@@ -478,6 +482,8 @@ class MarketoEmulator:
         self.checksum_mismatch_times: int = 0
         self.wrong_checksum_in_status_times: int = 0
         self.repeat_in_next_export: pd.DataFrame | None = None
+        self.miscount_next_export: int = 0
+        self.rewrite_next_export: Callable[[bytes], bytes] | None = None
         self.enforce_rate_limits: bool = True
         self.response_delay: float = 0.0
 
@@ -1082,6 +1088,13 @@ class MarketoEmulator:
             line_terminator=self.line_terminator,
         )
         self.stats.export_write_seconds += time.monotonic() - started
+        if self.rewrite_next_export is not None:
+            rewrite, self.rewrite_next_export = self.rewrite_next_export, None
+            body = rewrite(job.path.read_bytes())
+            job.path.write_bytes(body)
+            job.file_size, job.file_checksum = len(body), "sha256:" + hashlib.sha256(body).hexdigest()
+        job.number_of_records += self.miscount_next_export
+        self.miscount_next_export = 0
         job.status = STATUS_COMPLETED
         self._exported_bytes[_quota_day(job.finished_at)] += job.file_size
 

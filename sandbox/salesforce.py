@@ -141,6 +141,9 @@ class SalesforceEmulator(HttpEmulator):
         self._tokens: set[str] = set()
         self._cursors: dict[str, tuple[list[dict], int, str]] = {}
         self._limit_exceeded = False
+        # wrong but well-formed answers (the fault matrix): the next N follow-up pages of a query also carry
+        # the query's first record, already served on its first page
+        self.repeat_seen_record_pages = 0
 
     # ---------------------------------------------------------------------------------------- switches
     def expire_tokens(self) -> None:
@@ -322,6 +325,10 @@ class SalesforceEmulator(HttpEmulator):
         if self.vary_page_sizes:  # seeded by the query and the page: the same query pages the same way
             size = random.Random(f"{soql}-{offset}").randint(max(1, batch_size // 5), batch_size)
         page = snapshot[offset : offset + size]
+        with self._lock:
+            if offset and self.repeat_seen_record_pages > 0 and snapshot:
+                self.repeat_seen_record_pages -= 1
+                page = [snapshot[0], *page]
         done = offset + size >= len(snapshot)
         body: dict[str, Any] = {"totalSize": len(snapshot), "done": done, "records": page}
         if not done:

@@ -22,6 +22,7 @@ Usage:
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -545,6 +546,15 @@ def next_day_of_events(
         sample["event_date"] = last + pd.to_timedelta(offsets, unit="ms")
         day.append(sample)
     return day[0], day[1]
+
+
+def happened_by(
+    page_views: pd.DataFrame, form_submits: pd.DataFrame, when: pd.Timestamp | datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events dated at or before `when`: persons' later visits are generated past `end`, and a tracker
+    only sends what happened (the web loader quarantines events dated after the load)."""
+    when = pd.Timestamp(when)
+    return page_views[page_views["event_date"] <= when], form_submits[form_submits["event_date"] <= when]
 
 
 def write_event_files(

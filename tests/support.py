@@ -48,6 +48,8 @@ def run_dbt(
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PARTIAL_PARSE": "false",
+        # the profile's plugin (warehouse/) is found here when dbt runs a copy of the project
+        "MARKETO_PEOPLE_HOME": str(REPO),
     }
     proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:

@@ -48,7 +48,23 @@ def test_read_csv_batches_keeps_marketo_quoting_nulls_and_newlines(tmp_path, new
     ]
 
 
-def test_read_csv_batches_names_the_file_of_a_malformed_row(tmp_path):
+def test_read_csv_batches_rereads_refused_records_and_hands_back_the_unreadable(tmp_path):
+    path = tmp_path / "export.csv"
+    # a CRLF record in an LF file is read; a record with a field too many, and one with invalid UTF-8, are not
+    path.write_bytes(b'id,company\n1,Acme\n2,"Be\nta"\r\n3,Gamma,extra\n4,D\xffelta\n5,Eps\n')
+    rejects: list[dict] = []
+    table = pa.Table.from_batches(list(read_csv_batches(path, rejects=rejects)))
+    assert sorted(table.to_pylist(), key=lambda r: r["id"]) == [
+        {"id": "1", "company": "Acme"},
+        {"id": "2", "company": "Be\nta"},
+        {"id": "5", "company": "Eps"},
+    ]
+    # DuckDB numbers records, not lines: the header is 1, a record with a quoted newline counts once
+    assert [(r["line"], r["id"]) for r in rejects] == [(4, "3"), (5, "4")]
+    assert "invalid UTF-8" in rejects[1]["reason"] and "export.csv" in rejects[0]["reason"]
+
+
+def test_read_csv_batches_without_a_rejects_list_names_the_file_of_a_malformed_row(tmp_path):
     path = tmp_path / "broken.csv"
     path.write_text("id,company\n1,Acme\n2,Beta,extra\n")
     with pytest.raises(LoaderError, match="broken.csv is not valid CSV"):

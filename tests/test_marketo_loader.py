@@ -187,18 +187,20 @@ def test_commit_left_pending_is_loaded_before_the_next_runs_rows(emu, leads, war
     assert_same_persons(warehouse, expected_rows(expected.reset_index()))
 
 
-def test_first_file_into_the_empty_table_is_appended_not_merged(emu, leads, warehouse, monkeypatch):
-    """The first import's first file skips the merge (no staging copy of the leads); later runs merge."""
+def test_first_file_into_the_empty_table_is_inserted_once(emu, leads, warehouse, monkeypatch):
+    """The first import's first file skips the merge's delete and dedup pass (insert-only: persons whose id
+    the table does not hold), so a load job that dlt retries after a kill cannot land it twice."""
     monkeypatch.setenv("SOURCES__MARKETO__START_DATE", (END - timedelta(days=20)).isoformat())
     assert load() == 0
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        staged = con.sql("select table_schema from information_schema.tables where table_name = 'leads'").fetchall()
-    assert staged == [("raw_marketo",)]
-    assert len(landed(warehouse)) == (leads["updatedAt"] >= END - timedelta(days=20)).sum()
+        schema = con.execute("select schema from raw_marketo._dlt_version order by version desc limit 1").fetchone()[0]
+    assert '"x-merge-strategy":"insert-only"' in schema.replace(" ", "")
+    landed_now = landed(warehouse)
+    assert len(landed_now) == landed_now["id"].nunique() == (leads["updatedAt"] >= END - timedelta(days=20)).sum()
 
 
 def test_person_listed_twice_in_the_first_file_lands_once_with_its_latest_row(emu, leads, warehouse):
-    """The first file goes into the empty table by append: a person the file lists twice still lands once,
+    """The first file goes into the empty table insert-only: a person the file lists twice still lands once,
     with the later row, and an earlier repeat does not replace the newer row."""
     in_first_window = leads[leads["updatedAt"] < START + timedelta(days=30)].head(2)
     newer, older = in_first_window.iloc[[0]].copy(), in_first_window.iloc[[1]].copy()

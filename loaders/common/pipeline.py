@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from warehouse.faults import kill_once
+
+log = logging.getLogger(__name__)
 
 
 def repo_root() -> Path:
@@ -100,3 +107,61 @@ def _default_setting(key: str, value: str) -> None:
     """Give dlt setting `key` our default unless the user set it (env var, .dlt/config.toml or secrets.toml)."""
     if dlt.config.get(key) is None:
         os.environ[key.upper().replace(".", "__")] = value
+
+
+def kill_mid_load(pipeline: dlt.Pipeline, name: str) -> None:
+    """Fault point `name` (off unless MARKETO_PEOPLE_FAULT_AT names it): kill the process inside dlt's load
+    step, once a table of a package is committed to the warehouse and the package is not (dlt keeps each
+    package's finished jobs under load/normalized/<load id>/completed_jobs until the whole package is done)."""
+    normalized = Path(pipeline.working_dir) / "load" / "normalized"
+    kill_once(lambda: any(normalized.glob("*/completed_jobs/*.*")), name)
+
+
+def finish_pending(pipeline: dlt.Pipeline, keys: dict[str, str | list[str]], say: Callable[[str], None]) -> bool:
+    """Loads what a killed run left pending, then removes the rows it may have landed twice.
+
+    dlt retries each load job a killed run left started, and the job may have committed before the kill:
+    a merge (delete-insert) absorbs the repeat, but an insert-only merge or an append, whose staged rows are
+    not de-duplicated, can land them twice. `keys` names those tables of the dataset and their primary keys;
+    only rows whose key repeats are removed, the first kept. Returns whether anything was pending."""
+    if not pipeline.has_pending_data:
+        return False
+    say("finishing the load a previous run left pending")
+    pipeline.run()
+    removed = remove_repeated_rows(pipeline, keys)
+    if removed:
+        say(f"removed {removed:,} rows that the interrupted load had landed twice")
+    return True
+
+
+def remove_repeated_rows(pipeline: dlt.Pipeline, keys: dict[str, str | list[str]]) -> int:
+    """Deletes every row of `keys`' tables whose key an earlier row has (DuckDB and Postgres; other
+    destinations de-duplicate nothing here and say so)."""
+    row_id = {"duckdb": "rowid", "postgres": "ctid"}.get(pipeline.destination.destination_name)
+    if row_id is None:
+        log.warning("cannot check %s for rows landed twice by an interrupted load", pipeline.destination)
+        return 0
+    removed = 0
+    with pipeline.sql_client() as client:
+        for table, key in keys.items():
+            if not client.has_dataset() or not _table_exists(client, table):
+                continue
+            name = client.make_qualified_table_name(table)
+            columns = ", ".join(client.escape_column_name(c) for c in ([key] if isinstance(key, str) else key))
+            repeated = (
+                f"select {row_id} from (select {row_id}, row_number() over (partition by {columns} order by "
+                f"{row_id}) as copy from {name}) as numbered where copy > 1"
+            )
+            count = client.execute_sql(f"select count(*) from ({repeated}) as r")[0][0]
+            if count:
+                client.execute_sql(f"delete from {name} where {row_id} in ({repeated})")
+                removed += count
+    return removed
+
+
+def _table_exists(client: Any, table: str) -> bool:
+    try:
+        client.execute_sql(f"select 1 from {client.make_qualified_table_name(table)} limit 0")
+        return True
+    except DatabaseUndefinedRelation:
+        return False

@@ -38,8 +38,9 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.sources import DltResource
 
 from loaders.common import LoaderError, Progress
-from loaders.common.crm import LoadReport, parse_start_date
+from loaders.common.crm import LoadReport, note_repeats, parse_start_date, rejected_rows
 from loaders.dynamics.client import DynamicsClient, Throttled
+from warehouse.faults import fault_point
 
 PRIMARY_KEYS = {"leads": "leadid", "contacts": "contactid", "accounts": "accountid"}
 # The raw landing contract (SPEC.md) and what the dbt staging models read; name -> dlt data type
@@ -125,17 +126,10 @@ def type_row(entity: str, row: dict) -> tuple[dict, list[dict]]:
 def _table_hints(entity: str) -> Any:
     columns: dict[str, Any] = {name: {"data_type": t, "nullable": True} for name, t in COLUMNS[entity].items()}
     columns[PRIMARY_KEYS[entity]]["nullable"] = False
+    columns["modifiedon"]["dedup_sort"] = "desc"  # a record served twice in one load: the latest version stays
     columns["is_deleted"] = {"data_type": "bool", "nullable": True}
     return dlt.mark.make_hints(
         table_name=entity, write_disposition="merge", primary_key=PRIMARY_KEYS[entity], columns=columns
-    )
-
-
-def _rejected(rows: list[dict]) -> Any:
-    return dlt.mark.with_hints(
-        rows,
-        dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append"),
-        create_table_variant=True,
     )
 
 
@@ -156,6 +150,7 @@ def changed_rows(
     if modifiedon.last_value is not None:
         params["$filter"] = f"modifiedon ge {odata_datetime(modifiedon.last_value)}"
     hints = _table_hints(entity)
+    seen: set[str] = set()
     try:
         for page in client.pages(entity, params, page_size):
             rows, rejections = [], []
@@ -163,13 +158,15 @@ def changed_rows(
                 typed, bad = type_row(entity, row)
                 rows.append(typed)
                 rejections.extend(bad)
+            note_repeats(seen, [str(r.get(key)) for r in rows], entity, report, progress)
             report.rows[entity] += len(rows)
             report.rejected += len(rejections)
             progress.tick(f"{entity}: {report.rows[entity]} rows read")
             if rejections:
-                yield _rejected(rejections)
+                yield rejected_rows(rejections, REJECTED_TABLE)
             # table hints travel with the rows (a table variant) so that `_rejected` does not inherit them
             yield dlt.mark.with_hints(rows, hints, create_table_variant=True)
+            fault_point("dynamics.page")
     except Throttled as exc:
         report.stopped = _throttled_message(entity, exc)
     except LoaderError as exc:

@@ -100,11 +100,20 @@ class DynamicsClient:
         """Rows (OData annotations removed) of one query, page by page, following `@odata.nextLink`."""
         url: str | None = f"{self.base_url}{API_PATH}/{entity_set}"
         query: dict[str, str] | None = params
+        followed: set[str] = set()
         while url:
             body = self._get(url, query, page_size)
             yield [{k: v for k, v in row.items() if not k.startswith("@")} for row in body["value"]]
             # the next link is absolute and carries every query option plus the paging cookie
             url, query = body.get("@odata.nextLink"), None
+            if url in followed:
+                raise LoaderError(
+                    f"Dataverse's @odata.nextLink for {entity_set} led back to a page already read (after "
+                    f"{len(followed) + 1} pages); stopping rather than paging in a loop. What was read is "
+                    "loaded; run again (the load resumes after it). If it persists, report it to Microsoft."
+                )
+            if url:
+                followed.add(url)
 
     def _get(self, url: str, params: dict[str, str] | None, page_size: int) -> dict[str, Any]:
         if self._token is None:

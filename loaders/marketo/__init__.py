@@ -38,6 +38,8 @@ Settings (env var, or the key under [sources.marketo] in .dlt/config.toml / .dlt
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -52,6 +54,7 @@ import pyarrow as pa
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from loaders.common import LoaderError, Progress, RateBudget, StopWithProgress, run_options
+from loaders.common.pipeline import finish_pending, kill_mid_load
 from loaders.common.progress import human_bytes
 from loaders.common.salesforce_ids import salesforce_ids_18
 from loaders.marketo.bulk import (
@@ -65,6 +68,7 @@ from loaders.marketo.bulk import (
 )
 from loaders.marketo.client import MarketoApiError, MarketoClient, RetryPolicy, UnsupportedFilter
 from loaders.marketo.settings import CRM_ID_FIELDS, REQUIRED_FIELDS, SALESFORCE_ID_FIELDS, MarketoSettings
+from warehouse.faults import fault_point
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,14 @@ LEADS_HINTS: dict[str, Any] = {
     "columns": {"updated_at": {"dedup_sort": "desc"}},
 }
 
+
+INSERT_ONLY: dict[str, str] = {"disposition": "merge", "strategy": "insert-only"}
+# the tables written insert-only, with their keys (a load retried after a kill is checked for repeats)
+INSERTED_ONCE: dict[str, str | list[str]] = {
+    "leads": "id",
+    "leads_rejected": "_rejected_key",
+    "complete_exports": ["export", "created_from", "created_to", "read_from"],
+}
 
 # One row per pass of createdAt windows that exported every window of its range (raw_marketo.complete_exports)
 COMPLETE_EXPORTS_COLUMNS: dict[str, Any] = {
@@ -105,14 +117,19 @@ def split_windows(start: datetime, end: datetime, days: int) -> list[Window]:
 
 @dlt.source(name="marketo", max_table_nesting=0)
 def marketo_commit(
-    state: dict | Callable[[], dict], tables: dict[str, Iterable[Any]] | None = None, append: Collection[str] = ()
+    state: dict | Callable[[], dict],
+    tables: dict[str, Iterable[Any]] | None = None,
+    insert_only: Collection[str] = (),
 ) -> Any:
     """What one step of the load commits: its rows (per table) and the loader's state, atomically.
 
     The driver below decides what to fetch; this source only hands rows to dlt and writes the state, so
     a run killed between two steps resumes from the last committed step. A callable `state` is called once
-    the rows are read (reading them can change what the step commits). Tables in `append` are appended,
-    not merged (the first rows into an empty table).
+    the rows are read (reading them can change what the step commits). Tables in `insert_only` get the rows
+    whose id they do not hold yet, without dlt's delete and dedup pass (the first rows into an empty table).
+
+    Every write is idempotent: dlt retries a load job that a killed run left started, and the job may have
+    committed before the kill, so a plain append could land its rows twice.
     """
 
     def _state_writer(items: Iterable[Any]) -> Iterator[Any]:
@@ -127,9 +144,13 @@ def marketo_commit(
         if name == "deleted_leads":
             hints = {"primary_key": "id", "write_disposition": "merge"}
         if name == "complete_exports":
-            hints = {"write_disposition": "append", "columns": COMPLETE_EXPORTS_COLUMNS}
-        if name in append:
-            hints = {"primary_key": "id", "write_disposition": "append"}
+            hints = {
+                "write_disposition": INSERT_ONLY,
+                "primary_key": INSERTED_ONCE["complete_exports"],
+                "columns": COMPLETE_EXPORTS_COLUMNS,
+            }
+        if name in insert_only:
+            hints = {"primary_key": "id", "write_disposition": INSERT_ONLY}
         resources.append(dlt.resource(_state_writer(items), name=name, **hints))
     if not resources:
         resources.append(dlt.resource(_state_writer([]), name="leads", **LEADS_HINTS))
@@ -174,12 +195,11 @@ class MarketoLoad:
         self.totals = Totals()
         self.has_rows: dict[str, bool] = {}
         self.now = datetime.now(UTC).replace(microsecond=0)
-        if pipeline.has_pending_data:
-            self.progress.say("finishing the commit a previous run left pending")
         # run() without data: the state from the warehouse when the local working dir is new (dlt syncs once
         # per pipeline object, so the commits below do not ask again), then the load of a commit a stopped
         # run extracted but did not load (a later run() would load that instead of the rows it was given)
-        pipeline.run(**run_options(pipeline))
+        if not finish_pending(pipeline, INSERTED_ONCE, self.progress.say):
+            pipeline.run(**run_options(pipeline))
         self.state: dict = copy.deepcopy(pipeline.state.get("sources", {}).get("marketo", {}))
 
     # ---------------------------------------------------------------- plan
@@ -309,6 +329,7 @@ class MarketoLoad:
             self.totals.rejected += counts["rejected"]
             self.totals.by_table[table] = self.totals.by_table.get(table, 0) + counts["rows"]
             self.totals.windows_done += 1
+            fault_point("marketo.between_windows")
             self.progress.tick(
                 f"{label}: window {i + 1}/{len(windows)} done, {self.totals.rows:,} rows "
                 f"({self.totals.rejected} rejected), {human_bytes(self.totals.bytes)}, "
@@ -347,7 +368,7 @@ class MarketoLoad:
         repeats: RepeatFilter | None = None,
     ) -> Iterator[Any]:
         """Typed Arrow tables of the file (each person's first row only, with `repeats`), then its quarantined
-        rows (to leads_rejected, appended)."""
+        rows (to leads_rejected, inserted once by `_rejected_key`: a hash of the row and its export)."""
         rejected: list[pa.Table] = []
         read_at = np.datetime64(read_at_iso.rstrip("Z"), "us")
 
@@ -357,7 +378,8 @@ class MarketoLoad:
             stamps = pa.array(np.full(table.num_rows, read_at), pa.timestamp("us", "UTC"))
             return table.append_column("_read_at", stamps)
 
-        for batch in read_csv_batches(path):
+        unreadable: list[dict] = []
+        for batch in read_csv_batches(path, rejects=unreadable):
             good, bad = type_batch(batch, self.types)
             counts["rows"] += good.num_rows
             if bad is not None:
@@ -376,15 +398,33 @@ class MarketoLoad:
                         )
                 good = stamped(good)
                 yield good if repeats is None else repeats.first(good)
+        if unreadable:
+            # records the CSV parser could not read: their line and text, as the file held them
+            counts["rejected"] += len(unreadable)
+            bad = pa.table(
+                {
+                    "id": pa.array([r["id"] for r in unreadable], pa.string()),
+                    "_rejected_reason": pa.array([r["reason"] for r in unreadable], pa.string()),
+                    "_line": pa.array([r["line"] for r in unreadable], pa.int64()),
+                    "_raw": pa.array([r["raw"] for r in unreadable], pa.string()),
+                    "_export_id": pa.array([export_id] * len(unreadable), pa.string()),
+                    "_window": pa.array([window.key] * len(unreadable), pa.string()),
+                }
+            )
+            rejected.append(stamped(bad))
+            for row in unreadable[:20]:
+                self.progress.say(f"quarantined unreadable record: {row['reason']}")
         for bad in rejected:
             yield dlt.mark.with_hints(
-                bad,
-                dlt.mark.make_hints(table_name="leads_rejected", write_disposition="append"),
+                _with_rejected_key(bad),
+                dlt.mark.make_hints(
+                    table_name="leads_rejected", write_disposition=INSERT_ONLY, primary_key="_rejected_key"
+                ),
                 create_table_variant=True,
             )
 
     def _has_rows(self, table: str) -> bool:
-        """Whether the warehouse holds rows of `table` yet (windows merge into it) or not (a plain append)."""
+        """Whether the warehouse holds rows of `table` yet (windows merge into it) or not (insert-only)."""
         if table not in self.has_rows:
             try:
                 with self.pipeline.sql_client() as client:
@@ -424,8 +464,8 @@ class MarketoLoad:
     ) -> None:
         """A window's rows and the state that marks it done, in one commit.
 
-        The first rows into an empty table are appended: no staging copy, no delete, no dedup pass. A person
-        the file holds twice is appended once; the repeats newer than that row follow in a merge, and it is
+        The first rows into an empty table are inserted only (no delete, no dedup pass). A person the file
+        holds twice is inserted once; the repeats newer than that row follow in a merge, and it is
         that second commit which marks the window done (a run stopped between the two re-reads the window,
         then by merge). A file short of its numberOfRecords marks the pass as having gaps, in the same commit.
         """
@@ -443,7 +483,7 @@ class MarketoLoad:
             return
         repeats = RepeatFilter()
         rows = self._rows(path, job.export_id, window, counts, read_at, repeats)
-        self.commit({table: rows}, append=(table,), state=lambda: checked(undone if repeats.held else self.state))
+        self.commit({table: rows}, insert_only=(table,), state=lambda: checked(undone if repeats.held else self.state))
         if repeats.held:
             newer = repeats.newer()
             self.commit({table: [newer] if newer.num_rows else []})
@@ -501,11 +541,12 @@ class MarketoLoad:
     def commit(
         self,
         tables: dict[str, Iterable[Any]],
-        append: Collection[str] = (),
+        insert_only: Collection[str] = (),
         state: dict | Callable[[], dict] | None = None,
     ) -> None:
+        kill_mid_load(self.pipeline, "marketo.mid_load")
         self.pipeline.run(
-            marketo_commit(self.state if state is None else state, tables, append), **run_options(self.pipeline)
+            marketo_commit(self.state if state is None else state, tables, insert_only), **run_options(self.pipeline)
         )
 
     def save_local_state(self) -> None:
@@ -515,6 +556,17 @@ class MarketoLoad:
         it)."""
         with self.pipeline.managed_state() as state:
             state.setdefault("sources", {})["marketo"] = copy.deepcopy(self.state)
+
+
+def _with_rejected_key(table: pa.Table) -> pa.Table:
+    """A quarantined row's key: its export, window and values, hashed (the same row read again is the same
+    row; `_read_at` aside, which the same export gives alike)."""
+    keyed = table.drop_columns([c for c in ("_read_at",) if c in table.column_names])
+    keys = [
+        hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        for row in keyed.to_pylist()
+    ]
+    return table.append_column("_rejected_key", pa.array(keys, pa.string()))
 
 
 def _parse_iso(value: str) -> datetime:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import requests
 
 from loaders.common import LoaderError, StopWithProgress, backoff_delays
 from loaders.marketo.client import ExportQueueFull, MarketoClient
+from warehouse.faults import fault_point
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ ARROW_TYPES = {
 INT_RE = r"^\s*[-+]?\d{1,18}\s*$"
 FLOAT_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 CHUNK = 1 << 20
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ class ExportJob:
                 )
             if state == "Created":
                 self.enqueue()
+            fault_point("marketo.export_wait")
             if time.monotonic() >= deadline:
                 raise StopWithProgress(
                     f"Marketo export job {self.export_id} ({describe}) is still {state} after "
@@ -184,6 +189,8 @@ class ExportJob:
                 with resp, open(dest, mode) as out:
                     for chunk in resp.iter_content(CHUNK):
                         out.write(chunk)
+                        out.flush()
+                        fault_point("marketo.download")
                 expected_len = resp.headers.get("Content-Length")
                 got = dest.stat().st_size - (have if mode == "ab" else 0)
                 if expected_len is not None and got < int(expected_len):
@@ -217,33 +224,123 @@ def arrow_types(describe: list[dict]) -> dict[str, pa.DataType]:
     return types
 
 
-def read_csv_batches(path: Path, batch_rows: int = 1 << 17) -> Iterator[pa.RecordBatch]:
+def read_csv_batches(
+    path: Path, batch_rows: int = 1 << 17, rejects: list[dict] | None = None
+) -> Iterator[pa.RecordBatch]:
     """Marketo CSV as string columns: RFC-4180 quoting with newlines inside values, the literal `null`
     for null (a quoted "null" is the text), CRLF or LF. Everything is read as text first so a bad value can
     be quarantined by row. DuckDB parses the file (in parallel, streaming batches of `batch_rows`): values
-    with newlines keep pyarrow's streaming reader on one core, at half the speed."""
-    with open(path, encoding="utf-8-sig", newline="") as f:  # a byte-order mark is not part of the name
+    with newlines keep pyarrow's streaming reader on one core, at half the speed.
+
+    A record DuckDB refuses (a line ending unlike the file's others, a field count unlike the header's,
+    invalid UTF-8) is read again on its own with Python's csv module: one that then has the header's fields
+    comes last, in a batch of its own; the others are appended to `rejects` (`line`, `reason`, `raw`, and
+    `id` when the record starts with one) for the caller to quarantine. Without `rejects`, the first
+    refused record raises."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:  # a BOM is not part of the name
         header = next(csv.reader(f), None)
     if not header:
+        if path.stat().st_size == 0:
+            return  # Marketo sends an empty file for an export without records
         raise LoaderError(f"Marketo bulk file {path} is empty: no header row")
+    if "id" not in header and rejects is not None:
+        _headerless(path, rejects)
+        return
     columns = ", ".join(f"{_sql_text(name)}: 'VARCHAR'" for name in header)
     sql = (
         f"select * from read_csv({_sql_text(str(path))}, header = true, auto_detect = false, "
         f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', nullstr = 'null', "
-        "allow_quoted_nulls = false, strict_mode = true)"
+        "allow_quoted_nulls = false, strict_mode = true" + (", store_rejects = true)" if rejects is not None else ")")
     )
     schema = pa.schema([pa.field(name, pa.string()) for name in header])  # DuckDB may hand out string views
     con = duckdb.connect()
+    yielded = False
     try:
         result = con.sql(sql)
         # to_arrow_reader in the locked DuckDB (2.0); fetch_record_batch, its older name, in older releases
         open_reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
         for batch in open_reader(batch_rows):
+            yielded = True
             yield batch.cast(schema)
+        if rejects is not None:
+            refused = con.sql(
+                "select line, error_type, error_message, csv_line from reject_errors order by line"
+            ).fetchall()
+            rescued = _reread(refused, header, path, rejects)
+            if rescued:
+                yield pa.RecordBatch.from_pylist(rescued, schema=schema)
     except duckdb.Error as exc:
-        raise LoaderError(f"Marketo bulk file {path} is not valid CSV: {exc}") from exc
+        if rejects is None or yielded:
+            raise LoaderError(f"Marketo bulk file {path} is not valid CSV: {exc}") from exc
+        # DuckDB gives up on some files (record separators that change within the file): Python's csv
+        # module reads any of them, one record at a time
+        log.warning("Marketo bulk file %s: DuckDB cannot parse it (%s); reading it record by record", path, exc)
+        yield from _read_by_record(path, schema, batch_rows, rejects)
     finally:
         con.close()
+
+
+def _read_by_record(path: Path, schema: pa.Schema, batch_rows: int, rejects: list[dict]) -> Iterator[pa.RecordBatch]:
+    """The slow path: every record parsed by Python's csv module (LF, CRLF or CR, quoted newlines); records
+    that are not UTF-8 or whose field count is not the header's go to `rejects`."""
+    header = schema.names
+    rows: list[dict] = []
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for number, fields in enumerate(reader, start=2):
+            raw = ",".join(fields)
+            problem = None
+            if _SURROGATE.search(raw):
+                problem = "invalid UTF-8"
+            elif len(fields) != len(header):
+                problem = f"expected {len(header)} fields, found {len(fields)}"
+            if problem:
+                shown = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+                record_id = fields[0] if header[0] == "id" and fields and fields[0].strip().isdigit() else None
+                rejects.append(
+                    {"line": number, "reason": f"{path.name} record {number}: {problem}", "raw": shown, "id": record_id}
+                )
+                continue
+            rows.append(
+                {name: (None if value == "null" else value) for name, value in zip(header, fields, strict=True)}
+            )
+            if len(rows) >= batch_rows:
+                yield pa.RecordBatch.from_pylist(rows, schema=schema)
+                rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows, schema=schema)
+
+
+def _headerless(path: Path, rejects: list[dict]) -> None:
+    """A file whose first line names no `id` column has no header (or a mangled one): no field can be told
+    from another, so every record, the first line included, is quarantined as it stands."""
+    with open(path, encoding="utf-8-sig", errors="backslashreplace", newline="") as f:
+        for number, fields in enumerate(csv.reader(f), start=1):
+            raw = ",".join(fields)
+            reason = f"{path.name} record {number}: no header line naming id (the first line is {raw[:80]!r})"
+            rejects.append({"line": number, "reason": reason, "raw": raw, "id": None})
+
+
+def _reread(refused: list[tuple], header: list[str], path: Path, rejects: list[dict]) -> list[dict]:
+    """Records DuckDB refused, parsed one by one: those with the header's field count, as rows."""
+    rows = []
+    seen_lines: set[int] = set()
+    for line, error_type, message, raw in refused:
+        if line in seen_lines:  # DuckDB reports each wrong field of a record: one quarantined row
+            continue
+        seen_lines.add(line)
+        text = raw or ""
+        fields = next(csv.reader(io.StringIO(text.rstrip("\r\n"), newline="")), [])
+        if error_type != "INVALID ENCODING" and len(fields) == len(header):
+            rows.append(
+                {name: (None if value == "null" else value) for name, value in zip(header, fields, strict=True)}
+            )
+            continue
+        reason = f"record {line}: {message}" if error_type != "INVALID ENCODING" else f"record {line}: invalid UTF-8"
+        record_id = fields[0] if header[0] == "id" and fields and fields[0].strip().isdigit() else None
+        rejects.append({"line": int(line), "reason": f"{path.name} {reason}", "raw": text, "id": record_id})
+    return rows
 
 
 def _sql_text(value: str) -> str:
@@ -260,6 +357,11 @@ def type_batch(batch: pa.RecordBatch, types: dict[str, pa.DataType]) -> tuple[pa
     for name in table.column_names:
         col = table.column(name).combine_chunks()
         target = types.get(name, pa.string())
+        # a NUL byte is no character of any field, and several warehouses cannot store it in text
+        nul = pc.fill_null(pc.match_substring(col, "\x00"), False)
+        if pc.any(nul).as_py():
+            bad = pc.or_(bad, nul)
+            reasons.append(pc.if_else(nul, pa.scalar(f"{name}: holds a NUL byte"), pa.scalar(None, pa.string())))
         if target == pa.string() and name != "id":
             typed[name] = col
             continue

@@ -63,4 +63,7 @@ def run(args: argparse.Namespace) -> int:
         f"{totals.bytes / 1e6:.1f} MB downloaded -> {pipeline.dataset_name} "
         f"in {getattr(pipeline.destination, 'destination_name', None) or pipeline.destination}"
     )
+    print(
+        f"  rows in = loaded + quarantined: {totals.rows + totals.rejected:,} = {totals.rows:,} + {totals.rejected:,}"
+    )
     return 0

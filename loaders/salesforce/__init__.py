@@ -38,9 +38,10 @@ import dlt
 from dlt.sources import DltResource
 
 from loaders.common import LoaderError, Progress, StopWithProgress
-from loaders.common.crm import LoadReport, parse_start_date
+from loaders.common.crm import LoadReport, note_repeats, parse_start_date, rejected_rows
 from loaders.common.salesforce_ids import salesforce_id_18
 from loaders.salesforce.client import ApiUsagePolicy, RequestLimitExceeded, SalesforceClient
+from warehouse.faults import fault_point
 
 # The raw landing contract (SPEC.md): always requested, whatever describe says is standard or custom.
 CONTRACT_FIELDS: dict[str, list[str]] = {
@@ -162,18 +163,12 @@ def type_record(sobject: str, record: dict, types: dict[str, str]) -> tuple[dict
     return typed, rejections
 
 
-def _rejected(rows: list[dict]) -> Any:
-    return dlt.mark.with_hints(
-        rows,
-        dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append"),
-        create_table_variant=True,
-    )
-
-
 def _table_hints(table: str, types: dict[str, str]) -> Any:
     """Merge on Id with a column per requested field, typed from describe: a column that is null on every
     row so far (ConvertedDate, ...) still exists with its type."""
     columns = {name: {"data_type": DLT_TYPES.get(t, "text"), "nullable": name != "Id"} for name, t in types.items()}
+    if "SystemModstamp" in columns:  # a record served twice in one load: the latest version stays
+        columns["SystemModstamp"]["dedup_sort"] = "desc"
     return dlt.mark.make_hints(table_name=table, write_disposition="merge", primary_key="Id", columns=columns)
 
 
@@ -195,6 +190,7 @@ def object_records(
     soql += " ORDER BY SystemModstamp, Id"
     table = sobject.lower()
     hints = _table_hints(table, types)
+    seen: set[str] = set()
     try:
         for page in client.query_all(soql):
             rows, rejections = [], []
@@ -202,15 +198,17 @@ def object_records(
                 typed, bad = type_record(sobject, record, types)
                 rows.append(typed)
                 rejections.extend(bad)
+            note_repeats(seen, [str(r.get("Id")) for r in rows], table, report, progress)
             report.pages[table] += 1
             report.rows[table] += len(rows)
             report.rejected += len(rejections)
             progress.tick(f"{sobject}: {report.rows[table]} records in {report.pages[table]} pages")
             if rejections:
-                yield _rejected(rejections)
+                yield rejected_rows(rejections, REJECTED_TABLE)
             # table hints travel with the rows (a table variant) so that the `_rejected` rows of the same
             # resource do not inherit the object's columns and primary key
             yield dlt.mark.with_hints(rows, hints, create_table_variant=True)
+            fault_point("salesforce.page")
     except RequestLimitExceeded as exc:
         # The pages already yielded are a prefix in SystemModstamp order: keeping them and their cursor is
         # exactly what the next run needs to resume

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import IO, Any
 
@@ -54,6 +55,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "form_submits": FORM_SUBMIT_COLUMNS,
 }
 KNOWN_COLUMNS = frozenset(PAGE_VIEW_COLUMNS) | frozenset(FORM_SUBMIT_COLUMNS) | {"event_type"}
+REQUIRED_COLUMNS = frozenset({"id", "cookie_id", "event_date"})
 
 # Accepted spellings of `event_type`, compared lower-cased and trimmed.
 EVENT_TYPES: dict[str, str] = {
@@ -99,6 +101,8 @@ _SCHEMAS: dict[str, pa.Schema] = {
 _NOT_BLANK = np.ones(256, dtype=bool)
 _NOT_BLANK[[9, 10, 13, 32]] = False
 _EPOCH_MILLIS = re.compile(r"^-?\d{1,15}(\.\d*)?$")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+READ_PIECE = 1 << 16
 
 
 @dataclass
@@ -130,8 +134,29 @@ def event_table_from_file_name(name: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class DateBounds:
+    """Event times outside [earliest, latest] are quarantined: epoch 0 or a negative epoch is a tracker's
+    missing value, and a time far ahead of the load a client clock gone wrong; either would make sessions
+    and touchpoints at a time nobody visited."""
+
+    earliest: datetime
+    latest: datetime
+
+    def problem(self, event_date: pa.ChunkedArray) -> pa.ChunkedArray:
+        early = pc.less(event_date, pa.scalar(self.earliest, EVENT_DATE_TYPE))
+        late = pc.greater(event_date, pa.scalar(self.latest, EVENT_DATE_TYPE))
+        return pc.or_(pc.fill_null(early, False), pc.fill_null(late, False))
+
+    def describe(self, value: datetime) -> str:
+        shown = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if value < self.earliest:
+            return f"event_date: {shown} is before {self.earliest:%Y-%m-%d} (SOURCES__WEB__EARLIEST_EVENT_DATE)"
+        return f"event_date: {shown} is in the future (more than SOURCES__WEB__MAX_FUTURE_HOURS after the load)"
+
+
 def read_file(
-    stream: IO[bytes], file_name: str, fmt: str, block_bytes: int = 64 << 20
+    stream: IO[bytes], file_name: str, fmt: str, block_bytes: int = 64 << 20, bounds: DateBounds | None = None
 ) -> Iterator[Callable[[], Block]]:
     """Read one event file block by block; each block comes as a function that parses it into a Block, so
     the caller can parse blocks in threads (pyarrow releases the GIL) while this reads the next ones. Gzip is
@@ -142,13 +167,13 @@ def read_file(
     try:
         raw = _maybe_gunzip(stream)
         if fmt == "parquet":
-            for block in _read_parquet(raw, file_name, default_table):
+            for block in _read_parquet(raw, file_name, default_table, bounds):
                 yield partial(_given, block)
         elif fmt == "jsonl":
             for line, chunk in _text_blocks(raw, block_bytes):
-                yield partial(_jsonl_block, chunk, line, file_name, default_table)
+                yield partial(_jsonl_block, chunk, line, file_name, default_table, bounds)
         else:
-            yield from _read_csv(raw, file_name, default_table, block_bytes)
+            yield from _read_csv(raw, file_name, default_table, block_bytes, bounds)
     except _Unreadable as exc:
         reason = f"file: unreadable from here on ({exc.cause})"
         yield partial(_given, Block(rejected=[_reject(file_name, exc.line, reason, "")]))
@@ -200,18 +225,35 @@ def _maybe_gunzip(stream: IO[bytes]) -> IO[bytes]:
 
 
 def _text_blocks(stream: IO[bytes], block_bytes: int, first_line: int = 1) -> Iterator[tuple[int, bytes]]:
-    """(first line number, bytes) blocks that end on a line boundary; the last one gets a newline too."""
+    """(first line number, bytes) blocks that end on a line boundary; the last one gets a newline too.
+
+    Read in pieces of at most READ_PIECE bytes: a stream that breaks (a gzip file cut short) has given every
+    whole line before the break, and only the rest is reported unreadable."""
     carry = b""
     line = first_line
     while True:
-        try:
-            data = stream.read(block_bytes)
-        except (OSError, EOFError) as exc:
-            raise _Unreadable(line, exc) from exc
-        if not data:
-            break
-        data = carry + data
+        pieces: list[bytes] = []
+        size = 0
+        failure: BaseException | None = None
+        while size < block_bytes:
+            try:
+                piece = stream.read(min(READ_PIECE, block_bytes - size))
+            except (OSError, EOFError) as exc:
+                failure = exc
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        data = carry + b"".join(pieces)
         cut = data.rfind(b"\n") + 1
+        if failure is not None:
+            if cut:
+                yield line, data[:cut]
+                line += data[:cut].count(b"\n")
+            raise _Unreadable(line, failure)
+        if not pieces:
+            break
         if cut == 0:
             carry = data
             continue
@@ -248,11 +290,19 @@ class _Lines:
         return np.arange(self.count) if rows == self.count else self.bounds()[2]
 
     def text(self, index: int) -> str:
+        """The line as text; bytes that are not UTF-8 shown as \\xNN (for a rejected line's `raw`)."""
         starts, ends, _ = self.bounds()
-        return self.chunk[starts[index] : ends[index]].decode("utf-8", errors="replace").rstrip("\r")
+        return self.chunk[starts[index] : ends[index]].decode("utf-8", errors="backslashreplace").rstrip("\r")
+
+    def strict_text(self, index: int) -> str:
+        """The line as text; raises UnicodeDecodeError when it is not UTF-8."""
+        starts, ends, _ = self.bounds()
+        return self.chunk[starts[index] : ends[index]].decode("utf-8").rstrip("\r")
 
 
-def _jsonl_block(chunk: bytes, first_line: int, file_name: str, default_table: str | None) -> Block:
+def _jsonl_block(
+    chunk: bytes, first_line: int, file_name: str, default_table: str | None, bounds: DateBounds | None = None
+) -> Block:
     lines = _Lines(chunk, first_line)
     # One pyarrow block per chunk infers one type per column for the whole chunk (several blocks can
     # disagree and fail); one thread, because on small machines pyarrow's threads were slower (1.45 s vs
@@ -272,17 +322,24 @@ def _jsonl_block(chunk: bytes, first_line: int, file_name: str, default_table: s
                 lambda rows: [lines.text(solid[r]) for r in rows],
                 file_name,
                 default_table,
+                bounds,
             )
-    return _jsonl_block_by_line(lines, file_name, default_table)
+    return _jsonl_block_by_line(lines, file_name, default_table, bounds)
 
 
-def _jsonl_block_by_line(lines: _Lines, file_name: str, default_table: str | None) -> Block:
+def _jsonl_block_by_line(
+    lines: _Lines, file_name: str, default_table: str | None, bounds: DateBounds | None = None
+) -> Block:
     records: list[dict[str, Any]] = []
     kept: list[int] = []
     rejected: list[dict[str, Any]] = []
     for i in lines.bounds()[2]:
-        text = lines.text(i)
         line = lines.first_line + int(i)
+        try:
+            text = lines.strict_text(i)
+        except UnicodeDecodeError as exc:
+            rejected.append(_reject(file_name, line, _utf8_reason(exc), lines.text(i)))
+            continue
         try:
             record = json.loads(text)
         except ValueError as exc:
@@ -300,6 +357,7 @@ def _jsonl_block_by_line(lines: _Lines, file_name: str, default_table: str | Non
         lambda rows: [lines.text(kept_arr[r]) for r in rows],
         file_name,
         default_table,
+        bounds,
     )
     block.rejected = rejected + block.rejected
     return block
@@ -326,7 +384,7 @@ def _as_text(value: Any) -> str | None:
 
 
 def _read_csv(
-    stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int
+    stream: IO[bytes], file_name: str, default_table: str | None, block_bytes: int, bounds: DateBounds | None = None
 ) -> Iterator[Callable[[], Block]]:
     try:
         header = stream.readline()
@@ -334,15 +392,28 @@ def _read_csv(
         raise _Unreadable(1, exc) from exc
     if not header.strip():
         return
-    header_names = next(csv.reader([header.decode("utf-8", errors="replace")]))
+    header_names = next(csv.reader([header.decode("utf-8", errors="replace").lstrip("\ufeff")]))
+    if not REQUIRED_COLUMNS & {n.strip().lower() for n in header_names}:
+        # no header: the first line is data, and no column can be told from another
+        yield partial(_headerless, header, 1, file_name)
+        for first_line, chunk in _text_blocks(stream, block_bytes, first_line=2):
+            yield partial(_headerless, chunk, first_line, file_name)
+        return
     # Everything as text: ids and epoch millis must not become numbers, or blocks could disagree on types.
     convert = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in header_names},
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
+        check_utf8=False,  # _to_contract rejects the rows that are not UTF-8, keeping the others
     )
     for first_line, chunk in _text_blocks(stream, block_bytes, first_line=2):
-        yield partial(_csv_block, header, header_names, convert, chunk, first_line, file_name, default_table)
+        yield partial(_csv_block, header, header_names, convert, chunk, first_line, file_name, default_table, bounds)
+
+
+def _headerless(chunk: bytes, first_line: int, file_name: str) -> Block:
+    lines = _Lines(chunk if chunk.endswith(b"\n") else chunk + b"\n", first_line)
+    reason = f"CSV: no header line (the first line names none of {', '.join(sorted(REQUIRED_COLUMNS))})"
+    return Block(rejected=[_reject(file_name, first_line + int(i), reason, lines.text(i)) for i in lines.bounds()[2]])
 
 
 def _csv_block(
@@ -353,6 +424,7 @@ def _csv_block(
     first_line: int,
     file_name: str,
     default_table: str | None,
+    bounds: DateBounds | None = None,
 ) -> Block:
     lines = _Lines(chunk, first_line)
     try:
@@ -372,14 +444,21 @@ def _csv_block(
             lambda rows: [lines.text(solid[r]) for r in rows],
             file_name,
             default_table,
+            bounds,
         )
-    return _csv_block_by_line(header_names, chunk, first_line, file_name, default_table)
+    return _csv_block_by_line(header_names, chunk, first_line, file_name, default_table, bounds)
 
 
 def _csv_block_by_line(
-    header_names: list[str], chunk: bytes, first_line: int, file_name: str, default_table: str | None
+    header_names: list[str],
+    chunk: bytes,
+    first_line: int,
+    file_name: str,
+    default_table: str | None,
+    bounds: DateBounds | None = None,
 ) -> Block:
-    text_lines = chunk.decode("utf-8", errors="replace").splitlines(keepends=True)
+    # bytes that are not UTF-8 become lone surrogates, found per record below
+    text_lines = chunk.decode("utf-8", errors="surrogateescape").splitlines(keepends=True)
     reader = csv.reader(text_lines)
     records: list[dict[str, Any]] = []
     lines: list[int] = []
@@ -393,6 +472,10 @@ def _csv_block_by_line(
         line = first_line + start
         if not row or not raw.strip():
             continue
+        if _SURROGATE.search(raw):
+            shown = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
+            rejected.append(_reject(file_name, line, "invalid UTF-8", shown))
+            continue
         if len(row) != len(header_names):
             rejected.append(_reject(file_name, line, f"CSV: expected {len(header_names)} fields, got {len(row)}", raw))
             continue
@@ -405,12 +488,15 @@ def _csv_block_by_line(
         lambda rows: [raws[r] for r in rows],
         file_name,
         default_table,
+        bounds,
     )
     block.rejected = rejected + block.rejected
     return block
 
 
-def _read_parquet(stream: IO[bytes], file_name: str, default_table: str | None) -> Iterator[Block]:
+def _read_parquet(
+    stream: IO[bytes], file_name: str, default_table: str | None, bounds: DateBounds | None = None
+) -> Iterator[Block]:
     row = 1
     try:
         # ParquetFile needs a seekable file; gzip streams and some remote files are not.
@@ -421,12 +507,61 @@ def _read_parquet(stream: IO[bytes], file_name: str, default_table: str | None) 
             lines = np.arange(row, row + table.num_rows, dtype=np.int64)
 
             def raw_of(rows: np.ndarray, t: pa.Table = table) -> list[str]:
-                return [json.dumps(t.slice(int(r), 1).to_pylist()[0], default=str) for r in rows]
+                return [_row_text(t, int(r)) for r in rows]
 
-            yield _to_contract(table, lines, raw_of, file_name, default_table)
+            yield _to_contract(table, lines, raw_of, file_name, default_table, bounds)
             row += table.num_rows
     except (OSError, EOFError, pa.ArrowException) as exc:
         yield Block(rejected=[_reject(file_name, row, f"file: unreadable Parquet from this row on ({exc})", "")])
+
+
+def _utf8_reason(exc: UnicodeDecodeError) -> str:
+    return f"invalid UTF-8: byte 0x{exc.object[exc.start]:02x} at byte {exc.start} of the line"
+
+
+def _row_text(table: pa.Table, row: int) -> str:
+    """One row of a table as JSON, for a rejected row's `raw` (bytes that are not UTF-8 as \\xNN)."""
+    values = {}
+    for name in table.column_names:
+        column = table.column(name)
+        value = column[row]
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            data = value.cast(pa.binary()).as_py()
+            values[name] = None if data is None else data.decode("utf-8", errors="backslashreplace")
+        else:
+            values[name] = value.as_py()
+    return json.dumps(values, default=str, ensure_ascii=False)
+
+
+def _invalid_utf8(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str | None]]:
+    """Rows with a text value that is not UTF-8 (pyarrow's JSON and Parquet readers do not check): the
+    table with those values nulled (text functions refuse them), a mask of the rows, and the first such
+    column of each row."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    where: list[str | None] = [None] * table.num_rows
+    for index, name in enumerate(table.column_names):
+        column = table.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        try:
+            column.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        values = column.cast(pa.large_binary()).to_pylist()
+        col_bad = np.zeros(table.num_rows, dtype=bool)
+        for r, data in enumerate(values):
+            if data is None:
+                continue
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                col_bad[r] = True
+                where[r] = where[r] or name
+        bad |= col_bad
+        cleaned = pa.array([None if b else v for v, b in zip(values, col_bad, strict=True)], pa.large_binary())
+        table = table.set_column(index, name, cleaned.cast(column.type))
+    return table, bad, where
 
 
 def _reject(file_name: str, line: int, reason: str, raw: str) -> dict[str, Any]:
@@ -499,6 +634,7 @@ def _to_contract(
     raw_of: Callable[[np.ndarray], list[str]],
     file_name: str,
     default_table: str | None,
+    bounds: DateBounds | None = None,
 ) -> Block:
     """Validate a parsed block column-wise, route rows to page_views / form_submits, reject the rest."""
     n = table.num_rows
@@ -506,6 +642,10 @@ def _to_contract(
     if n == 0:
         return block
     problems: list[tuple[pa.ChunkedArray | pa.Array, Callable[[int], str]]] = []
+    # each reader's raw_of shows the row's own bytes (not UTF-8 ones as \\xNN)
+    table, not_utf8, not_utf8_column = _invalid_utf8(table)
+    if not_utf8.any():
+        problems.append((pa.array(not_utf8), lambda i: f"{not_utf8_column[i]}: invalid UTF-8"))
 
     if "event_type" in table.column_names:
         event_type = pc.utf8_lower(pc.utf8_trim_whitespace(_text_column(table, "event_type")))
@@ -552,6 +692,10 @@ def _to_contract(
             ),
         )
     )
+
+    if bounds is not None:
+        out_of_bounds = bounds.problem(event_date)
+        problems.append((out_of_bounds, lambda i: bounds.describe(event_date[i].as_py())))
 
     bad = np.zeros(n, dtype=bool)
     masks = [np.asarray(pc.fill_null(m, True).to_numpy(zero_copy_only=False), dtype=bool) for m, _ in problems]
