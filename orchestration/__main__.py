@@ -6,6 +6,7 @@ The Dagster schedules (orchestration/definitions.py) run the same jobs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -76,19 +77,39 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(cli_vars, dict):
         print(f"error: --vars must be a YAML mapping, got {args.vars!r}", file=sys.stderr)
         return 2
+    from warehouse.lock import WarehouseBusy
+
     try:
         project = DbtProject(state_dir, args.target, cli_vars, getattr(args, "tests", None))
-        if args.job == "weekly":
-            return run_weekly(project)
-        sources = [] if args.sources == "none" else [s.strip() for s in args.sources.split(",") if s.strip()]
-        unknown = sorted(set(sources) - {loader.source for loader in LOADERS})
-        if unknown:
-            print(f"error: unknown loaders {unknown}; use {', '.join(loader.source for loader in LOADERS)}")
-            return 2
-        return run_daily(project, sources, full=args.full_build).exit_code
+        sources = []
+        if args.job == "daily":
+            sources = [] if args.sources == "none" else [s.strip() for s in args.sources.split(",") if s.strip()]
+            unknown = sorted(set(sources) - {loader.source for loader in LOADERS})
+            if unknown:
+                print(f"error: unknown loaders {unknown}; use {', '.join(loader.source for loader in LOADERS)}")
+                return 2
+        # one writer at a time: the job holds the warehouse for the whole run; the loaders it starts go ahead
+        # under its lock, and its in-process dbt calls (which cannot hold one themselves) are covered by it
+        with hold_warehouse(project.target, f"python -m orchestration {args.job}"):
+            if args.job == "weekly":
+                return run_weekly(project)
+            return run_daily(project, sources, full=args.full_build).exit_code
+    except WarehouseBusy as exc:
+        print(f"{args.job}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except DailyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def hold_warehouse(target: str | None, command: str) -> contextlib.AbstractContextManager:
+    """The warehouse lock of the DuckDB target (warehouse/lock.py); other engines serialise their own writes."""
+    if (target or "duckdb") != "duckdb":
+        return contextlib.nullcontext()
+    from loaders.common import duckdb_path
+    from warehouse.lock import WarehouseLock
+
+    return WarehouseLock(duckdb_path(), command=command)
 
 
 if __name__ == "__main__":

@@ -102,7 +102,8 @@
     qualify row_number() over (
         partition by {{ hint.primary_key | join(', ') }}
         order by _dlt_load_id {{ 'asc' if hint.insert_only else 'desc' }}
-            {%- for column, direction in hint.dedup_sort %}, {{ column }} {{ direction }}{% endfor %}, _dlt_id
+            {%- for column, direction in hint.dedup_sort %}, {{ column }} {{ direction }}{% endfor %}
+            {%- if hint.has_dlt_id %}, _dlt_id{% endif %}
     ) = 1
     {%- endif %}
 {%- endmacro %}
@@ -135,6 +136,8 @@
             {%- set strategy = table.get('x-merge-strategy', 'delete-insert') -%}
             {%- set primary_key = [] -%}
             {%- set dedup_sort = [] -%}
+            {#- rows landed from Arrow tables (the web loader's) carry no _dlt_id -#}
+            {%- set has_dlt_id = '_dlt_id' in table.get('columns', {}) -%}
             {#- a column without a data type is a hint on a column no row has had yet: not in the files -#}
             {%- for column in table.get('columns', {}).values() if column.get('data_type') -%}
                 {%- if column.get('primary_key') -%}
@@ -146,7 +149,8 @@
             {%- endfor -%}
             {%- if disposition == 'merge' and primary_key -%}
                 {%- do hints.update({dataset ~ '.' ~ name: {
-                    'primary_key': primary_key, 'insert_only': strategy == 'insert-only', 'dedup_sort': dedup_sort}}) -%}
+                    'primary_key': primary_key, 'insert_only': strategy == 'insert-only', 'dedup_sort': dedup_sort,
+                    'has_dlt_id': has_dlt_id}}) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
