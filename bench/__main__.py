@@ -282,7 +282,7 @@ def bench_daily(sc: Scale, full_seconds: float, publish: dict[str, float]) -> li
         )
         return part, note
 
-    with MarketoEmulator(sc.leads, [], workdir=sc.work / "emu-daily") as emu:
+    with MarketoEmulator(sc.leads, [], workdir=sc.work / "emu-daily", status_update_seconds=0) as emu:
         env.update(
             {
                 "SOURCES__MARKETO__BASE_URL": emu.base_url,

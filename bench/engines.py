@@ -38,7 +38,9 @@ def load(sc, env: dict[str, str], destination: list[str], events: Path) -> None:
         "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.05",
         "SOURCES__MARKETO__COMPANY_REFRESH_DAYS": "-1",
     }
-    with MarketoEmulator(sc.leads, [], workdir=Path(env["LOADERS_PIPELINES_DIR"]).parent / "emu") as emu:
+    with MarketoEmulator(
+        sc.leads, [], workdir=Path(env["LOADERS_PIPELINES_DIR"]).parent / "emu", status_update_seconds=0
+    ) as emu:
         marketo_env.update(
             {
                 "SOURCES__MARKETO__BASE_URL": emu.base_url,

@@ -87,7 +87,7 @@
     {%- endif -%}
     {%- set started = modules.datetime.datetime.now() -%}
     {%- set ran = results | selectattr('status', 'equalto', 'success') | map(attribute='node.unique_id') | list -%}
-    {%- set previous = _dashboard_manifest(dir) -%}
+    {%- set previous = duckdb__dashboard_manifest(dir) -%}
     {%- set entries = [] -%}
     {%- set writes = [] -%}
     {%- set notes = [] -%}
@@ -110,7 +110,7 @@
             {%- do entries.extend(before) -%}
             {%- continue -%}
         {%- endif -%}
-        {%- set current = _dashboard_parts(spec, relation, definition, before, dir) -%}
+        {%- set current = duckdb__dashboard_parts(spec, relation, definition, before, dir) -%}
         {%- set rewritten = [] -%}
         {%- for part in current -%}
             {%- set old = before | selectattr('part', 'equalto', part.part) | first -%}
@@ -203,7 +203,7 @@
 {%- endmacro %}
 
 {#- The parts of the current manifest, as dicts; none when there is no snapshot yet. -#}
-{% macro _dashboard_manifest(dir) -%}
+{% macro duckdb__dashboard_manifest(dir) -%}
     {%- set path = dir ~ '/manifest.json' -%}
     {%- if run_query("select count(*) from glob(" ~ sql_string(path) ~ ")").columns[0].values()[0] == 0 -%}
         {{ return([]) }}
@@ -277,7 +277,7 @@
 
     Whole: a hash of every row (small tables), or the run itself (a relation whose upstream changed).
 -#}
-{% macro _dashboard_parts(spec, relation, definition, before, dir) -%}
+{% macro duckdb__dashboard_parts(spec, relation, definition, before, dir) -%}
     {%- set parts = [] -%}
     {%- if not spec.partition_by -%}
         {%- if spec.fingerprint == 'content' -%}

@@ -82,7 +82,12 @@ class Sources:
         }
         write_event_files(self.page_views, self.form_submits, self.events, fmt="jsonl", gzip=True)
         self.marketo = self._stack.enter_context(
-            MarketoEmulator(self.leads, generate_deleted(self.leads, 0.02, seed=11), workdir=self.tmp / "emu")
+            MarketoEmulator(
+                self.leads,
+                generate_deleted(self.leads, 0.02, seed=11),
+                workdir=self.tmp / "emu",
+                status_update_seconds=0,
+            )
         )
         env.update(
             {

@@ -4,10 +4,10 @@ source as (
     select * from {{ source_columns('raw_marketo', 'complete_exports', {
         'export': dbt.type_string(),
         'landed_in': dbt.type_string(),
-        'created_from': 'timestamptz',
-        'created_to': 'timestamptz',
-        'read_from': 'timestamptz',
-        'completed_at': 'timestamptz',
+        'created_from': type_timestamp_tz(),
+        'created_to': type_timestamp_tz(),
+        'read_from': type_timestamp_tz(),
+        'completed_at': type_timestamp_tz(),
     }) }} as complete_exports
 ),
 

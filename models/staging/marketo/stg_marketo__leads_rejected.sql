@@ -4,7 +4,7 @@ source as (
     select * from {{ source_columns('raw_marketo', 'leads_rejected', {
         'id': dbt.type_string(),
         '_rejected_reason': dbt.type_string(),
-        '_read_at': 'timestamptz',
+        '_read_at': type_timestamp_tz(),
     }) }} as leads_rejected
 ),
 
