@@ -206,6 +206,8 @@ class SparkWarehouse(Warehouse):
         """Write what the filesystem destination would have written since the last call: one Parquet file
         per table and load (rows of a table without `_dlt_load_id` as one load, rewritten when they change),
         the load log and a dlt schema with each table's merge key."""
+        # an empty lake is the empty warehouse of this target (the listing needs the folder, README "Engines")
+        self.lake.mkdir(parents=True, exist_ok=True)
         if not self.raw.exists():  # the loaders wrote to the target themselves
             return
         with duckdb.connect(str(self.raw), read_only=True) as raw:
