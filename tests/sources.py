@@ -16,7 +16,7 @@ from sandbox.dynamics import DynamicsEmulator
 from sandbox.marketo import MarketoEmulator
 from sandbox.people import generate_deleted, generate_leads
 from sandbox.salesforce import SalesforceEmulator
-from sandbox.web_events import generate_web_events, next_day_of_events, write_event_files
+from sandbox.web_events import generate_web_events, happened_by, next_day_of_events, write_event_files
 
 # the models a day of web events alone rebuilds: the web chain and the reports that count it
 WEB_CHAIN = {
@@ -35,10 +35,15 @@ WEB_CHAIN = {
     "rpt_web_traffic_by_day_landing_page_channel",
     "rpt_touchpoints_by_month_channel_segment",
     "rpt_new_persons_by_month_source_channel",
+    # the dashboards' read model (views)
+    "rpt_dashboard_sessions",
+    "rpt_dashboard_form_emails",
+    "rpt_dashboard_touchpoints",
 }
 # the models new Marketo persons alone rebuild: the person chain, the touchpoints and the reports
 PERSON_CHAIN = {
     "stg_marketo__leads",
+    "int_marketo_persons_deleted",
     "int_marketo_persons_resolved",
     "int_marketo_persons_matched_to_crm",
     "int_marketo_persons_matched_by_email",
@@ -55,6 +60,8 @@ PERSON_CHAIN = {
     "rpt_new_persons_by_month_source_channel",
     "rpt_touchpoints_by_month_channel_segment",
     "rpt_web_traffic_by_day_landing_page_channel",
+    "rpt_dashboard_persons",
+    "rpt_dashboard_touchpoints",
 }
 
 
@@ -66,8 +73,11 @@ class Sources:
         self.end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
         self.start = self.end - timedelta(days=20)  # one bulk export window
         self.leads = generate_leads(persons, seed=11, start=self.start, end=self.end)
-        self.page_views, self.form_submits = generate_web_events(
-            self.leads, persons * 12, seed=11, start=self.start, end=self.end
+        # events up to three days ago: each new day (add_web_day) comes after the last event so far, and the web
+        # loader quarantines events dated more than MAX_FUTURE_HOURS after the load
+        self.page_views, self.form_submits = happened_by(
+            *generate_web_events(self.leads, persons * 12, seed=11, start=self.start, end=self.end),
+            self.end - timedelta(days=3),
         )
         self.events = tmp / "events"
         self.db = tmp / "warehouse.duckdb"

@@ -292,7 +292,7 @@ def test_web_traffic_and_touchpoints_carry_title_referrer_domain_and_campaign(bu
     campaigns = rows(
         built,
         "select channel, campaign, sum(touchpoint_count) from main.rpt_touchpoints_by_month_channel_segment "
-        "where campaign is not null group by all",
+        "where campaign is not null group by 1, 2",
     )
     assert campaigns == [("Email", "jan-news", 1)]  # bob's CRM record; his Marketo twin is a duplicate
 
