@@ -6,7 +6,8 @@ compare ratios, not seconds across runs).
 
   python -m bench                         # both scales (100k/1M and 1M/10M persons/page views)
   python -m bench --scale small           # one scale
-  python -m bench --steps marketo         # some steps only
+  python -m bench --steps marketo         # some steps only (a step brings the ones it reads from:
+                                          # --steps dbt,plain runs the loaders first, on fresh data)
   python -m bench --one-page-view-per-session   # the worst case for sessions (issue 6)
 
 The `engines` step (on by default, small scale only) builds the same data on Postgres and on Spark (local
@@ -75,6 +76,9 @@ class Row:
     baseline_seconds: float | None = None
     ratio: float | None = None
     note: str = ""
+    # whether both sides did the same work, checked on their results (rows landed, marts equal): True, False
+    # (the ratio means nothing: the markdown and the goals say so), None (not a like-for-like row, or unchecked)
+    same_work: bool | None = None
 
 
 @dataclass
@@ -152,6 +156,9 @@ def bench_marketo(sc: Scale) -> list[Row]:
     duck = run_measured([sys.executable, "-c", PY_SNIPPET_DUCKDB, str(sc.work / "baseline.duckdb"), sql])
     duck_seconds = float(duck.output.strip().splitlines()[-1])
     ours = loader.seconds - marketo_share  # the emulator writing the export file is Marketo's time, not ours
+    landed = _count(sc.db, "select count(*) from raw_marketo.leads")
+    read = _count(sc.work / "baseline.duckdb", "select count(*) from leads")
+    same, sides = _same_rows("persons", landed, read)
     return [
         Row(
             sc.name,
@@ -164,7 +171,8 @@ def bench_marketo(sc: Scale) -> list[Row]:
             duck_seconds,
             ours / duck_seconds,
             f"bulk file {bulk_file.stat().st_size / 1e6:.0f} MB; process wall time {loader.seconds:.1f}s "
-            f"minus {marketo_share:.1f}s of the emulator writing the export (Marketo's side)",
+            f"minus {marketo_share:.1f}s of the emulator writing the export (Marketo's side); {sides}",
+            same,
         )
     ]
 
@@ -183,6 +191,10 @@ def bench_web(sc: Scale) -> list[Row]:
     )
     duck = run_measured([sys.executable, "-c", PY_SNIPPET_DUCKDB, str(sc.work / "baseline.duckdb"), sql])
     duck_seconds = float(duck.output.strip().splitlines()[-1])
+    landed = _count(
+        sc.db, "select (select count(*) from raw_web.page_views) + (select count(*) from raw_web.form_submits)"
+    )
+    same, sides = _same_rows("events", landed, _count(sc.work / "baseline.duckdb", "select count(*) from events"))
     return [
         Row(
             sc.name,
@@ -194,7 +206,8 @@ def bench_web(sc: Scale) -> list[Row]:
             "DuckDB read_json of the same files",
             duck_seconds,
             loader.seconds / duck_seconds,
-            f"{len(list(folder.iterdir()))} files",
+            f"{len(list(folder.iterdir()))} files; {sides}",
+            same,
         )
     ]
 
@@ -218,6 +231,12 @@ def bench_dbt(sc: Scale) -> list[Row]:
         "--exclude-resource-type",
         "unit_test",
     ]
+    missing = _raw_inputs_missing(sc.db)
+    if missing:
+        raise SystemExit(
+            f"bench: the dbt step needs the raw data the loaders land, and {sc.db} has none ({missing}); "
+            "run it with the marketo and web steps (python -m bench --steps marketo,web,dbt)"
+        )
     full = run_measured(cmd, sc.env)
     publish = {"full": _snapshot_seconds(sc.work / "logs" / "dbt.log")}
     rows = len(sc.page_view_frame) + len(sc.form_frame)
@@ -442,9 +461,11 @@ def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
     print(f"[bench]   dbt slowest models: {slowest_models}", flush=True)
     print(f"[bench]   plain slowest statements: {slowest_statements}", flush=True)
     (sc.work / "plain_timings.txt").write_text(plain.output + "\n" + check.output)
+    compared = _plain_check_rows(check.output)
     verdict = {
-        True: "matches dbt's marts",
-        False: "DIFFERS from dbt's marts (see the bench output)",
+        True: f"matches dbt's marts ({compared})",
+        False: "DIFFERS from dbt's marts or compared nothing (see the bench output): "
+        + "; ".join(line for line in check.output.splitlines() if "DIFFERS" in line or "EMPTY" in line)[:500],
         None: "not checked against dbt's marts (--skip-plain-check)",
     }[matches]
     return [
@@ -459,6 +480,7 @@ def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
             plain.seconds,
             dbt_seconds / plain.seconds,
             f"bench/plain.sql {verdict}; peak RSS is the plain script's; slowest statements: {slowest_statements}",
+            matches,
         ),
         Row(
             sc.name,
@@ -472,8 +494,42 @@ def bench_plain(sc: Scale, dbt_seconds: float, rows: int) -> list[Row]:
             model_seconds / plain.seconds,
             f"from target/run_results.json of the full build (2 dbt threads: models may overlap in time); "
             f"slowest models: {slowest_models}",
+            matches,
         ),
     ]
+
+
+def _count(db: Path, sql: str) -> int | None:
+    """One number from a warehouse (read-only), or None when the table is not there."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute(sql).fetchone()[0]
+    except (duckdb.CatalogException, duckdb.IOException):
+        return None
+
+
+def _same_rows(what: str, ours: int | None, baseline: int | None) -> tuple[bool, str]:
+    """Whether both sides of a row landed the same, non-zero number of rows, and a note saying so."""
+    if ours and ours == baseline:
+        return True, f"both sides landed {ours:,} {what}"
+    return False, f"NOT THE SAME WORK: ours landed {ours or 0:,} {what}, the baseline {baseline or 0:,}"
+
+
+def _raw_inputs_missing(db: Path) -> str:
+    """What the dbt step lacks in `db` ('' when the loaders landed persons and page views)."""
+    found = {
+        table: _count(db, f"select count(*) from {table}") for table in ("raw_marketo.leads", "raw_web.page_views")
+    }
+    return ", ".join(f"{table} {'is empty' if n == 0 else 'does not exist'}" for table, n in found.items() if not n)
+
+
+def _plain_check_rows(output: str) -> str:
+    """'16 marts, 1,234 rows each side' from `python -m bench.plain --check`'s table."""
+    marts = [line.split() for line in output.splitlines() if line.rstrip().endswith((" ok", " DIFFERS", " EMPTY"))]
+    rows = sum(int(parts[2].replace(",", "")) for parts in marts if len(parts) >= 5 and parts[1] == "dbt")
+    return f"{len(marts)} marts, {rows:,} rows compared"
 
 
 def _snapshot_seconds(log: Path) -> float:
@@ -589,6 +645,31 @@ STEPS = {
 }
 
 
+# what each step reads, made by the steps before it in the same run: dbt builds from what the loaders landed,
+# the plain script and the dashboard read dbt's warehouse, the engines compare with DuckDB's builds
+STEP_INPUTS = {
+    "dbt": ["marketo", "web"],
+    "plain": ["dbt"],
+    "dashboard": ["dbt"],
+    "engines": ["dbt"],
+}
+
+
+def with_inputs(asked: list[str]) -> tuple[list[str], list[str]]:
+    """The steps to run for `asked` (each brings the steps its inputs come from), in STEPS order, and the
+    ones added. Raises ValueError on an unknown step."""
+    unknown = [s for s in asked if s not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown steps {unknown}; use {', '.join(STEPS)}")
+    wanted, todo = set(), list(asked)
+    while todo:
+        step = todo.pop()
+        if step not in wanted:
+            wanted.add(step)
+            todo.extend(STEP_INPUTS.get(step, []))
+    return [s for s in STEPS if s in wanted], [s for s in STEPS if s in wanted and s not in asked]
+
+
 def machine() -> dict:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
     return {
@@ -623,11 +704,24 @@ def to_markdown(report: Report) -> str:
         lines.append(
             f"| {r.scale} | {r.step} | {r.rows:,} | {r.seconds:.1f} | {r.rows_per_s:,.0f} | {r.peak_rss_mb:,.0f} | "
             f"{r.baseline} | {'' if r.baseline_seconds is None else f'{r.baseline_seconds:.1f}'} | "
-            f"{'' if r.ratio is None else f'{r.ratio:.2f}x'} |"
+            f"{_ratio_cell(r)} |"
         )
     notes = [f"- {r.scale} / {r.step}: {r.note}" for r in report.rows if r.note]
     lines += ["", "Goals (issues 6 and 15), from the rows above:"] + goals(report.rows)
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def _ratio_cell(r: Row) -> str:
+    if r.ratio is None:
+        return ""
+    return f"{r.ratio:.2f}x" + (" (NOT THE SAME WORK: no ratio)" if r.same_work is False else "")
+
+
+def _verdict(r: Row, goal: float) -> str:
+    """'met' / 'MISSED', or why the row cannot say (its two sides did not do the same work)."""
+    if r.same_work is False:
+        return "NOT MEASURED (the two sides did not do the same work: see the row's note)"
+    return "met" if r.ratio <= goal else "MISSED"
 
 
 def goals(rows: list[Row]) -> list[str]:
@@ -637,10 +731,7 @@ def goals(rows: list[Row]) -> list[str]:
     out = []
     for r in rows:
         if r.step.startswith(("marketo loader", "web loader")) and r.ratio:
-            out.append(
-                f"- {r.scale} {r.step.split(':')[0]} within 3x of DuckDB: {r.ratio:.2f}x "
-                f"{'met' if r.ratio <= 3 else 'MISSED'}"
-            )
+            out.append(f"- {r.scale} {r.step.split(':')[0]} within 3x of DuckDB: {r.ratio:.2f}x {_verdict(r, 3)}")
         if r.step.startswith(DAILY_DAY) and r.ratio:
             out.append(
                 f"- {r.scale} daily job's dbt part after a new day <= 10% of full build: {r.ratio:.1%} "
@@ -652,11 +743,7 @@ def goals(rows: list[Row]) -> list[str]:
                 f"{'met' if r.ratio <= 0.03 else 'MISSED'}"
             )
         if r.step.startswith("dbt build from scratch vs") and r.ratio:
-            out.append(
-                f"- {r.scale} dbt full build within 1.5x of plain SQL: {r.ratio:.2f}x "
-                f"{'met' if r.ratio <= 1.5 else 'MISSED'}"
-                + (" (plain script DIFFERS from dbt: ratio not meaningful)" if "DIFFERS" in r.note else "")
-            )
+            out.append(f"- {r.scale} dbt full build within 1.5x of plain SQL: {r.ratio:.2f}x {_verdict(r, 1.5)}")
     for r in rows:
         if r.step.startswith(DASHBOARD_STEP + " ") and r.baseline_seconds is not None:
             page = r.step.split(":")[0].removeprefix(DASHBOARD_STEP + " ")
@@ -686,7 +773,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scale", choices=[*SCALES, "all"], default="all")
-    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma list of {', '.join(STEPS)}")
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"comma list of {', '.join(STEPS)}; a step brings the steps whose output it reads (dbt: the "
+        "marketo and web loaders; plain, dashboard and engines: dbt)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (data, warehouses)")
     parser.add_argument("--persons", type=int, help="override the scale's persons (a quick check of the steps)")
     parser.add_argument("--page-views", type=int, help="override the scale's page views (a quick check)")
@@ -701,6 +793,16 @@ def main(argv: list[str] | None = None) -> int:
         help="do not compare the plain script's marts with dbt's (the check takes minutes at the large scale)",
     )
     args = parser.parse_args(argv)
+    try:
+        steps, added = with_inputs([s for s in args.steps.split(",") if s])
+    except ValueError as exc:
+        parser.error(str(exc))
+    if added:
+        print(
+            f"[bench] also running {', '.join(added)}: the steps asked for ({args.steps}) read what they make "
+            "(every run starts from an empty warehouse)",
+            flush=True,
+        )
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -720,16 +822,8 @@ def main(argv: list[str] | None = None) -> int:
                 work,
                 one_page_view_per_session=args.one_page_view_per_session,
             )
-            steps = args.steps.split(",")
-            unknown = [s for s in steps if s not in STEPS]
-            if unknown:
-                parser.error(f"unknown steps {unknown}; use {', '.join(STEPS)}")
             data.with_plain = "plain" in steps
             data.check_plain = not args.skip_plain_check
-            if (data.with_plain or "dashboard" in steps) and "dbt" not in steps:
-                # the plain script runs right after dbt's full build, and the dashboard over its snapshot
-                steps.append("dbt")
-            steps = [s for s in STEPS if s in steps]
             report.rows.append(
                 Row(
                     scale,
@@ -747,7 +841,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in rows:
                     print(
                         f"[bench]   {r.step}: {r.seconds:.1f}s, {r.rows_per_s:,.0f} rows/s, "
-                        f"{r.peak_rss_mb:,.0f} MB" + (f", {r.ratio:.2f}x {r.baseline}" if r.ratio else "")
+                        f"{r.peak_rss_mb:,.0f} MB" + (f", {_ratio_cell(r)} {r.baseline}" if r.ratio else "")
                     )
     finally:
         if not args.keep:
