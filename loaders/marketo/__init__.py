@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,29 @@ def marketo_commit(
     if not resources:
         resources.append(dlt.resource(_state_writer([]), name="leads", **LEADS_HINTS))
     return resources
+
+
+# downloaded windows are committed together until they hold this many records or this long has passed since
+# the last commit (a real instance takes a minute or more per export job, so there each window commits alone)
+COMMIT_EVERY_RECORDS = 1_000_000
+COMMIT_EVERY_SECONDS = 60.0
+
+
+@dataclass
+class _Fetched:
+    """A window whose export file is downloaded and checked, not yet committed."""
+
+    index: int
+    window: Window
+    job: ExportJob
+    path: Path
+    describe: str
+    read_at: str
+    counts: dict = field(default_factory=lambda: {"rows": 0, "rejected": 0})
+
+    @property
+    def expected(self) -> int:
+        return int(self.job.status.get("numberOfRecords") or 0)
 
 
 @dataclass
@@ -294,48 +318,84 @@ class MarketoLoad:
         label = {"leads": f"persons by {filter_field}", "full": "full refresh", "company": "company fields (B9)"}[name]
         if windows:
             self.progress.say(f"{label}: {len(windows)} window(s) {windows[0].start} .. {windows[-1].end}")
-        for i, window in enumerate(windows):
-            job = self._job(p, window, filter_field, fields)
-            if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
-                self._job(p, windows[i + 1], filter_field, fields)
-            if p.pop("_dirty", False):
-                self.save_local_state()
-            describe = f"{label} {window.start}..{window.end}"
-            job.wait(describe)
-            path = self.workdir / f"{job.export_id}.csv"
-            size, _ = job.download(path)
-            self.totals.bytes += size
-            expected_rows = int(job.status.get("numberOfRecords") or 0)
-            undone = copy.deepcopy(self.state)
-            p["cursor"] = window.end
-            p["jobs"].pop(window.key, None)
-            if i == len(windows) - 1:
-                p["last_completed"] = p.pop("end")
-                p["jobs"] = {}
-            counts = {"rows": 0, "rejected": 0}
-            read_at = iso(_parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)))
-            p["read_from"] = min(p.get("read_from") or read_at, read_at)
-            self._commit_window(table, p, job, path, window, counts, read_at, undone)
-            self.has_rows[table] = self.has_rows[table] or counts["rows"] > 0
-            if counts["rows"] + counts["rejected"] != expected_rows:
+        batch: list[_Fetched] = []
+        since_commit = time.monotonic()
+        try:
+            for i, window in enumerate(windows):
+                job = self._job(p, window, filter_field, fields)
+                if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
+                    self._job(p, windows[i + 1], filter_field, fields)
+                if p.pop("_dirty", False):
+                    self.save_local_state()
+                describe = f"{label} {window.start}..{window.end}"
+                job.wait(describe)
+                path = self.workdir / f"{job.export_id}.csv"
+                size, _ = job.download(path)
+                self.totals.bytes += size
+                read_at = iso(_parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)))
+                batch.append(_Fetched(i, window, job, path, describe, read_at))
+                if (
+                    i == len(windows) - 1
+                    or sum(f.expected for f in batch) >= COMMIT_EVERY_RECORDS
+                    or time.monotonic() - since_commit >= COMMIT_EVERY_SECONDS
+                ):
+                    fetched, batch = batch, []
+                    self._commit_windows(name, filter_field, table, p, fetched, len(windows), label)
+                    since_commit = time.monotonic()
+        except (StopWithProgress, LoaderError):
+            # a clean stop (quota, queue, timeout) or a failed export/download: the files already downloaded
+            # and checked are committed first, so the next run neither exports nor downloads them again
+            if batch:
+                self._commit_windows(name, filter_field, table, p, batch, len(windows), label)
+            raise
+
+    def _commit_windows(
+        self,
+        name: str,
+        filter_field: str,
+        table: str,
+        p: dict,
+        batch: list[_Fetched],
+        n_windows: int,
+        label: str,
+    ) -> None:
+        """Consecutive downloaded windows of a pass, their rows and the cursor moved past the last of them, in
+        one commit (dlt's fixed cost per load is paid once for all of them, not per 31-day window). Until
+        then the state saved between windows keeps the cursor where the last commit left it: a killed run
+        re-reads the batch, with the export jobs saved for it."""
+        undone = copy.deepcopy(self.state)
+        for f in batch:
+            p["cursor"] = f.window.end
+            p["jobs"].pop(f.window.key, None)
+            p["read_from"] = min(p.get("read_from") or f.read_at, f.read_at)
+        last = batch[-1].index == n_windows - 1
+        if last:
+            p["last_completed"] = p.pop("end")
+            p["jobs"] = {}
+        self._commit_files(table, p, batch, undone)
+        self.has_rows[table] = self.has_rows[table] or any(f.counts["rows"] > 0 for f in batch)
+        for f in batch:
+            if f.counts["rows"] + f.counts["rejected"] != f.expected:
                 raise LoaderError(
-                    f"export {job.export_id} ({describe}): Marketo said {expected_rows} records but the file "
-                    f"held {counts['rows'] + counts['rejected']}; the rows are loaded, please report this"
+                    f"export {f.job.export_id} ({f.describe}): Marketo said {f.expected} records but the file "
+                    f"held {f.counts['rows'] + f.counts['rejected']}; the rows are loaded, please report this"
                 )
-            if i == len(windows) - 1 and filter_field == "createdAt":
-                self._record_complete_export(name, table, p)
-            path.unlink(missing_ok=True)
-            self.totals.rows += counts["rows"]
-            self.totals.rejected += counts["rejected"]
-            self.totals.by_table[table] = self.totals.by_table.get(table, 0) + counts["rows"]
+        if last and filter_field == "createdAt":
+            self._record_complete_export(name, table, p)
+        for f in batch:
+            f.path.unlink(missing_ok=True)
+            self.totals.rows += f.counts["rows"]
+            self.totals.rejected += f.counts["rejected"]
+            self.totals.by_table[table] = self.totals.by_table.get(table, 0) + f.counts["rows"]
             self.totals.windows_done += 1
-            fault_point("marketo.between_windows")
-            self.progress.tick(
-                f"{label}: window {i + 1}/{len(windows)} done, {self.totals.rows:,} rows "
-                f"({self.totals.rejected} rejected), {human_bytes(self.totals.bytes)}, "
-                f"{self.client.budget.calls_made} API calls",
-                force=i == len(windows) - 1,
-            )
+        fault_point("marketo.between_windows")
+        self.progress.tick(
+            f"{label}: window {batch[-1].index + 1}/{n_windows} done"
+            + (f" ({len(batch)} in one commit)" if len(batch) > 1 else "")
+            + f", {self.totals.rows:,} rows ({self.totals.rejected} rejected), {human_bytes(self.totals.bytes)}, "
+            f"{self.client.budget.calls_made} API calls",
+            force=last,
+        )
 
     def _job(self, p: dict, window: Window, filter_field: str, fields: list[str]) -> ExportJob:
         """The export job for a window: the saved one if Marketo still has it and it has not failed,
@@ -459,30 +519,32 @@ class MarketoLoad:
         }
         self.commit({"complete_exports": [row]})
 
-    def _commit_window(
-        self, table: str, p: dict, job: ExportJob, path: Path, window: Window, counts: dict, read_at: str, undone: dict
-    ) -> None:
-        """A window's rows and the state that marks it done, in one commit.
+    def _commit_files(self, table: str, p: dict, batch: list[_Fetched], undone: dict) -> None:
+        """Downloaded windows' rows and the state that marks them done, in one commit.
 
-        The first rows into an empty table are inserted only (no delete, no dedup pass). A person the file
-        holds twice is inserted once; the repeats newer than that row follow in a merge, and it is
-        that second commit which marks the window done (a run stopped between the two re-reads the window,
-        then by merge). A file short of its numberOfRecords marks the pass as having gaps, in the same commit.
+        The first rows into an empty table are inserted only (no delete, no dedup pass). A person the files
+        hold twice (a window's boundary second, or Marketo listing them twice) is inserted once; the repeats
+        newer than that row follow in a merge, and it is that second commit which marks the windows done (a run
+        stopped between the two re-reads them, then by merge). A file short of its numberOfRecords marks the
+        pass as having gaps, in the same commit.
         """
-        expected = int(job.status.get("numberOfRecords") or 0)
 
         def checked(state: dict) -> dict:
             # a file short of its record count: this pass can no longer tell who is gone from Marketo
-            if counts["rows"] + counts["rejected"] != expected:
+            if any(f.counts["rows"] + f.counts["rejected"] != f.expected for f in batch):
                 p["gaps"] = True
             return state
 
         if self._has_rows(table):
-            rows = self._rows(path, job.export_id, window, counts, read_at)
+            rows = chain.from_iterable(
+                self._rows(f.path, f.job.export_id, f.window, f.counts, f.read_at) for f in batch
+            )
             self.commit({table: rows}, state=lambda: checked(self.state))
             return
         repeats = RepeatFilter()
-        rows = self._rows(path, job.export_id, window, counts, read_at, repeats)
+        rows = chain.from_iterable(
+            self._rows(f.path, f.job.export_id, f.window, f.counts, f.read_at, repeats) for f in batch
+        )
         self.commit({table: rows}, insert_only=(table,), state=lambda: checked(undone if repeats.held else self.state))
         if repeats.held:
             newer = repeats.newer()
