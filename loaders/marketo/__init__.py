@@ -41,6 +41,8 @@ import copy
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -160,8 +162,9 @@ def marketo_commit(
 
 # downloaded windows are committed together until they hold this many records or this long has passed since
 # the last commit (a real instance takes a minute or more per export job, so there each window commits alone)
-COMMIT_EVERY_RECORDS = 1_000_000
+COMMIT_EVERY_RECORDS = 200_000
 COMMIT_EVERY_SECONDS = 60.0
+_SAVE_STATE, _DONE = object(), object()  # what the export thread tells the committing one, besides windows
 
 
 @dataclass
@@ -174,6 +177,7 @@ class _Fetched:
     path: Path
     describe: str
     read_at: str
+    size: int = 0
     counts: dict = field(default_factory=lambda: {"rows": 0, "rejected": 0})
 
     @property
@@ -217,6 +221,7 @@ class MarketoLoad:
             poll_interval=settings.poll_interval_seconds, job_timeout=settings.job_timeout_seconds
         )
         self.totals = Totals()
+        self._state_lock = threading.Lock()  # the export thread adds job ids while a commit reads the state
         self.has_rows: dict[str, bool] = {}
         self.now = datetime.now(UTC).replace(microsecond=0)
         # run() without data: the state from the warehouse when the local working dir is new (dlt syncs once
@@ -318,36 +323,75 @@ class MarketoLoad:
         label = {"leads": f"persons by {filter_field}", "full": "full refresh", "company": "company fields (B9)"}[name]
         if windows:
             self.progress.say(f"{label}: {len(windows)} window(s) {windows[0].start} .. {windows[-1].end}")
+        if not windows:
+            return
+        # the first import into an empty table is inserted only, batch after batch: one filter of the pass's
+        # persons holds back the rows of a person already inserted, and merges the newer of them
+        repeats = None if self._has_rows(table) else RepeatFilter()
+        fetched: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def fetch() -> None:
+            """Export jobs and downloads, in window order, ahead of the commits (its own thread: Marketo works
+            on the next jobs and the files come down while the rows of the last ones load). It keeps at most
+            two jobs of the pass ahead (Marketo processes two at once) and makes one call at a time."""
+            try:
+                for i, window in enumerate(windows):
+                    if stop.is_set():
+                        return
+                    with self._state_lock:
+                        job = self._job(p, window, filter_field, fields)
+                        if i + 1 < len(windows):  # keep Marketo's second processing slot busy
+                            self._job(p, windows[i + 1], filter_field, fields)
+                        dirty = p.pop("_dirty", False)
+                    if dirty:
+                        fetched.put(_SAVE_STATE)  # new job ids: saved by the committing thread, which owns dlt
+                    describe = f"{label} {window.start}..{window.end}"
+                    job.wait(describe)
+                    path = self.workdir / f"{job.export_id}.csv"
+                    size, _ = job.download(path)
+                    read_at = iso(
+                        _parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now))
+                    )
+                    fetched.put(_Fetched(i, window, job, path, describe, read_at, size))
+                fetched.put(_DONE)
+            except BaseException as exc:  # handed to the committing thread, which raises it
+                fetched.put(exc)
+
+        fetcher = threading.Thread(target=fetch, name=f"marketo-{name}-exports", daemon=True)
+        fetcher.start()
         batch: list[_Fetched] = []
         since_commit = time.monotonic()
+        done, failed = False, None
         try:
-            for i, window in enumerate(windows):
-                job = self._job(p, window, filter_field, fields)
-                if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
-                    self._job(p, windows[i + 1], filter_field, fields)
-                if p.pop("_dirty", False):
-                    self.save_local_state()
-                describe = f"{label} {window.start}..{window.end}"
-                job.wait(describe)
-                path = self.workdir / f"{job.export_id}.csv"
-                size, _ = job.download(path)
-                self.totals.bytes += size
-                read_at = iso(_parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)))
-                batch.append(_Fetched(i, window, job, path, describe, read_at))
-                if (
-                    i == len(windows) - 1
+            while not done:
+                items = [fetched.get()]
+                while not fetched.empty():  # everything downloaded by now goes into the same commit
+                    items.append(fetched.get())
+                for item in items:
+                    if item is _SAVE_STATE:
+                        self.save_local_state()
+                    elif item is _DONE:
+                        done = True
+                    elif isinstance(item, BaseException):
+                        done, failed = True, item
+                    else:
+                        self.totals.bytes += item.size
+                        batch.append(item)
+                if batch and (
+                    done
                     or sum(f.expected for f in batch) >= COMMIT_EVERY_RECORDS
                     or time.monotonic() - since_commit >= COMMIT_EVERY_SECONDS
                 ):
-                    fetched, batch = batch, []
-                    self._commit_windows(name, filter_field, table, p, fetched, len(windows), label)
+                    ready, batch = batch, []
+                    self._commit_windows(name, filter_field, table, p, ready, len(windows), label, repeats)
                     since_commit = time.monotonic()
-        except (StopWithProgress, LoaderError):
-            # a clean stop (quota, queue, timeout) or a failed export/download: the files already downloaded
-            # and checked are committed first, so the next run neither exports nor downloads them again
-            if batch:
-                self._commit_windows(name, filter_field, table, p, batch, len(windows), label)
-            raise
+        finally:
+            stop.set()
+        if failed is not None:
+            # a clean stop (quota, queue, timeout) or a failed export or download: the files downloaded and
+            # checked before it are committed above, so the next run neither exports nor downloads them again
+            raise failed
 
     def _commit_windows(
         self,
@@ -358,21 +402,23 @@ class MarketoLoad:
         batch: list[_Fetched],
         n_windows: int,
         label: str,
+        repeats: RepeatFilter | None,
     ) -> None:
         """Consecutive downloaded windows of a pass, their rows and the cursor moved past the last of them, in
         one commit (dlt's fixed cost per load is paid once for all of them, not per 31-day window). Until
         then the state saved between windows keeps the cursor where the last commit left it: a killed run
         re-reads the batch, with the export jobs saved for it."""
-        undone = copy.deepcopy(self.state)
-        for f in batch:
-            p["cursor"] = f.window.end
-            p["jobs"].pop(f.window.key, None)
-            p["read_from"] = min(p.get("read_from") or f.read_at, f.read_at)
-        last = batch[-1].index == n_windows - 1
-        if last:
-            p["last_completed"] = p.pop("end")
-            p["jobs"] = {}
-        self._commit_files(table, p, batch, undone)
+        with self._state_lock:
+            undone = copy.deepcopy(self.state)
+            for f in batch:
+                p["cursor"] = f.window.end
+                p["jobs"].pop(f.window.key, None)
+                p["read_from"] = min(p.get("read_from") or f.read_at, f.read_at)
+            last = batch[-1].index == n_windows - 1
+            if last:
+                p["last_completed"] = p.pop("end")
+                p["jobs"] = {}
+        self._commit_files(table, p, batch, undone, repeats)
         self.has_rows[table] = self.has_rows[table] or any(f.counts["rows"] > 0 for f in batch)
         for f in batch:
             if f.counts["rows"] + f.counts["rejected"] != f.expected:
@@ -519,14 +565,16 @@ class MarketoLoad:
         }
         self.commit({"complete_exports": [row]})
 
-    def _commit_files(self, table: str, p: dict, batch: list[_Fetched], undone: dict) -> None:
+    def _commit_files(
+        self, table: str, p: dict, batch: list[_Fetched], undone: dict, repeats: RepeatFilter | None
+    ) -> None:
         """Downloaded windows' rows and the state that marks them done, in one commit.
 
-        The first rows into an empty table are inserted only (no delete, no dedup pass). A person the files
-        hold twice (a window's boundary second, or Marketo listing them twice) is inserted once; the repeats
-        newer than that row follow in a merge, and it is that second commit which marks the windows done (a run
-        stopped between the two re-reads them, then by merge). A file short of its numberOfRecords marks the
-        pass as having gaps, in the same commit.
+        With `repeats` (the pass began on an empty table) the rows are inserted only (no delete, no dedup
+        pass): a person the pass's files hold twice (a window's boundary second, Marketo listing them twice) is
+        inserted once, and the repeats newer than that row follow in a merge; it is that second commit which
+        marks the windows done (a run stopped between the two re-reads them, then by merge). A file short of its
+        numberOfRecords marks the pass as having gaps, in the same commit.
         """
 
         def checked(state: dict) -> dict:
@@ -535,19 +583,16 @@ class MarketoLoad:
                 p["gaps"] = True
             return state
 
-        if self._has_rows(table):
-            rows = chain.from_iterable(
-                self._rows(f.path, f.job.export_id, f.window, f.counts, f.read_at) for f in batch
-            )
-            self.commit({table: rows}, state=lambda: checked(self.state))
-            return
-        repeats = RepeatFilter()
         rows = chain.from_iterable(
             self._rows(f.path, f.job.export_id, f.window, f.counts, f.read_at, repeats) for f in batch
         )
+        if repeats is None:
+            self.commit({table: rows}, state=lambda: checked(self.state))
+            return
         self.commit({table: rows}, insert_only=(table,), state=lambda: checked(undone if repeats.held else self.state))
         if repeats.held:
             newer = repeats.newer()
+            repeats.held = []
             self.commit({table: [newer] if newer.num_rows else []})
 
     # ---------------------------------------------------------------- deletes
@@ -607,17 +652,23 @@ class MarketoLoad:
         state: dict | Callable[[], dict] | None = None,
     ) -> None:
         kill_mid_load(self.pipeline, "marketo.mid_load")
-        self.pipeline.run(
-            marketo_commit(self.state if state is None else state, tables, insert_only), **run_options(self.pipeline)
-        )
+        given = self.state if state is None else state
+
+        def snapshot() -> dict:
+            with self._state_lock:
+                return copy.deepcopy(given() if callable(given) else given)
+
+        self.pipeline.run(marketo_commit(snapshot, tables, insert_only), **run_options(self.pipeline))
 
     def save_local_state(self) -> None:
         """Saves the state (new export job ids before the long wait, the delete feed's token) in dlt's local
         pipeline state: a killed run re-attaches to the same jobs and resumes the feed. A file write, not a
         load: the warehouse gets it with the next commit (the local state is newer, so sync_destination keeps
         it)."""
+        with self._state_lock:
+            current = copy.deepcopy(self.state)
         with self.pipeline.managed_state() as state:
-            state.setdefault("sources", {})["marketo"] = copy.deepcopy(self.state)
+            state.setdefault("sources", {})["marketo"] = current
 
 
 def _with_rejected_key(table: pa.Table) -> pa.Table:
