@@ -148,8 +148,30 @@ def test_a_row_whose_sides_did_different_work_says_so():
     lines = goals(rows)
     assert "- small marketo loader within 3x of DuckDB: 2.00x NOT MEASURED" in " ".join(lines)
     assert "- small web loader within 3x of DuckDB: 2.00x met" in lines
-    assert any(line.startswith("- small dbt full build within 1.5x of plain SQL: 9.00x NOT MEASURED") for line in lines)
+    assert any(
+        line.startswith("- small dbt full build (models + data tests) within 1.5x of plain SQL: 9.00x NOT MEASURED")
+        for line in lines
+    )
+    rows.append(Row("large", "dbt models only (seeds + models) vs the plain SQL script", 9, 9, 1, 1, "p", 10.0, 0.9))
+    assert "- large dbt full build (models only) within 1x of plain SQL: 0.90x met" in goals(rows)
     md = to_markdown(Report("now", {"cores": 2, "memory_gb": 1, "platform": "x"}, {}, rows))
     assert md.count("(NOT THE SAME WORK: no ratio)") == 2
     output = "biz_leads    dbt         3  plain         3  ok\nbiz_sessions  dbt   0  plain  0  EMPTY\n"
     assert _plain_check_rows(output) == "2 marts, 3 rows compared"
+
+
+def test_the_dbt_work_the_plain_script_does_not_do_is_named(tmp_path):
+    from bench.__main__ import _dbt_work_beyond_plain
+
+    path = tmp_path / "run_results.json"
+    results = [
+        {"unique_id": "model.p.rpt_dashboard_sessions", "execution_time": 1.5},
+        {"unique_id": "model.p.rpt_persons_reconciliation", "execution_time": 0.5},  # a mart of the script
+        {"unique_id": "model.p.biz_sessions", "execution_time": 2.0},
+        {"unique_id": "operation.p.marketo_people-on-run-end-0", "execution_time": 0.75},
+    ]
+    path.write_text(json.dumps({"elapsed_time": 4.0, "results": results}))
+    assert _dbt_work_beyond_plain(path) == (
+        "dbt also builds 1 models the plain script does not (rpt_dashboard_sessions: 1.5s of node time) and runs "
+        "its hooks (the dashboard snapshot, 0.8s); 4 nodes, 4.8s of node time over 4.0s of run"
+    )
