@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import json
 
-from bench.__main__ import DAILY_DAY, DAILY_IDLE, DASHBOARD_SNAPSHOT, Row, _dbt_run_breakdown, _snapshot_seconds, goals
+import duckdb
+import pytest
+
+from bench.__main__ import (
+    DAILY_DAY,
+    DAILY_IDLE,
+    DASHBOARD_SNAPSHOT,
+    Report,
+    Row,
+    _dbt_run_breakdown,
+    _snapshot_seconds,
+    goals,
+)
 
 
 def test_breakdown_splits_start_up_models_and_tests(tmp_path):
@@ -67,3 +79,99 @@ def test_snapshot_seconds_come_from_the_last_hook_in_dbts_log(tmp_path):
     )
     assert _snapshot_seconds(log) == 0.37
     assert _snapshot_seconds(tmp_path / "none.log") == 0.0
+
+
+# ---------------------------------------------------------------- honesty: inputs, empty results, same work
+def test_a_step_brings_the_steps_whose_output_it_reads():
+    from bench.__main__ import with_inputs
+
+    assert with_inputs(["dbt", "plain"]) == (["marketo", "web", "dbt", "plain"], ["marketo", "web"])
+    assert with_inputs(["dashboard"]) == (["marketo", "web", "dbt", "dashboard"], ["marketo", "web", "dbt"])
+    assert with_inputs(["engines"])[0] == ["marketo", "web", "dbt", "engines"]
+    assert with_inputs(["marketo"]) == (["marketo"], [])
+    with pytest.raises(ValueError, match="unknown steps"):
+        with_inputs(["dbt", "nope"])
+
+
+def test_dbt_step_refuses_a_warehouse_no_loader_wrote(tmp_path):
+    from bench.__main__ import _raw_inputs_missing
+
+    db = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(db)).close()
+    assert _raw_inputs_missing(db) == "raw_marketo.leads does not exist, raw_web.page_views does not exist"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw_marketo; create table raw_marketo.leads (id bigint)")
+        con.execute("create schema raw_web; create table raw_web.page_views as select 'a' as id")
+    assert _raw_inputs_missing(db) == "raw_marketo.leads is empty"
+    with duckdb.connect(str(db)) as con:
+        con.execute("insert into raw_marketo.leads values (1)")
+    assert _raw_inputs_missing(db) == ""
+
+
+def _marts(db, rows: int) -> None:
+    from bench import plain
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema if not exists plain")
+        for schema in ("main", "plain"):
+            for mart in plain.MARTS:
+                con.execute(f"create or replace table {schema}.{mart} as select range as id from range({rows})")
+
+
+def test_plain_check_refuses_two_empty_sides(tmp_path, capsys):
+    from bench import plain
+
+    db = tmp_path / "w.duckdb"
+    _marts(db, 0)
+    problems = plain.check(db)
+    assert {p.split(":")[0] for p in problems} == set(plain.MUST_HOLD_ROWS)
+    assert all("empty on both sides, nothing compared" in p for p in problems)
+    assert plain.main(["--check", str(db)]) == 1
+    assert "plain SQL matches dbt" not in capsys.readouterr().out
+    _marts(db, 3)
+    assert plain.check(db) == []
+
+
+def test_a_row_whose_sides_did_different_work_says_so():
+    from bench.__main__ import _plain_check_rows, _same_rows, to_markdown
+
+    assert _same_rows("persons", 0, 0) == (False, "NOT THE SAME WORK: ours landed 0 persons, the baseline 0")
+    assert _same_rows("persons", None, 10)[0] is False
+    assert _same_rows("persons", 10, 9)[0] is False
+    assert _same_rows("persons", 10, 10) == (True, "both sides landed 10 persons")
+    rows = [
+        Row("small", "marketo loader: bulk file -> DuckDB", 0, 2.0, 0, 1, "read_csv", 1.0, 2.0, "n", same_work=False),
+        Row("small", "web loader: JSONL.gz event files -> DuckDB", 9, 2.0, 4, 1, "read_json", 1.0, 2.0, same_work=True),
+        Row("small", "dbt build from scratch vs the same rules as one plain SQL script", 9, 9, 1, 1, "p", 1.0, 9.0,
+            same_work=False),
+    ]  # fmt: skip
+    lines = goals(rows)
+    assert "- small marketo loader within 3x of DuckDB: 2.00x NOT MEASURED" in " ".join(lines)
+    assert "- small web loader within 3x of DuckDB: 2.00x met" in lines
+    assert any(
+        line.startswith("- small dbt full build (models + data tests) within 1.5x of plain SQL: 9.00x NOT MEASURED")
+        for line in lines
+    )
+    rows.append(Row("large", "dbt models only (seeds + models) vs the plain SQL script", 9, 9, 1, 1, "p", 10.0, 0.9))
+    assert "- large dbt full build (models only) within 1x of plain SQL: 0.90x met" in goals(rows)
+    md = to_markdown(Report("now", {"cores": 2, "memory_gb": 1, "platform": "x"}, {}, rows))
+    assert md.count("(NOT THE SAME WORK: no ratio)") == 2
+    output = "biz_leads    dbt         3  plain         3  ok\nbiz_sessions  dbt   0  plain  0  EMPTY\n"
+    assert _plain_check_rows(output) == "2 marts, 3 rows compared"
+
+
+def test_the_dbt_work_the_plain_script_does_not_do_is_named(tmp_path):
+    from bench.__main__ import _dbt_work_beyond_plain
+
+    path = tmp_path / "run_results.json"
+    results = [
+        {"unique_id": "model.p.rpt_dashboard_sessions", "execution_time": 1.5},
+        {"unique_id": "model.p.rpt_persons_reconciliation", "execution_time": 0.5},  # a mart of the script
+        {"unique_id": "model.p.biz_sessions", "execution_time": 2.0},
+        {"unique_id": "operation.p.marketo_people-on-run-end-0", "execution_time": 0.75},
+    ]
+    path.write_text(json.dumps({"elapsed_time": 4.0, "results": results}))
+    assert _dbt_work_beyond_plain(path) == (
+        "dbt also builds 1 models the plain script does not (rpt_dashboard_sessions: 1.5s of node time) and runs "
+        "its hooks (the dashboard snapshot, 0.8s); 4 nodes, 4.8s of node time over 4.0s of run"
+    )

@@ -41,10 +41,13 @@ import copy
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +84,11 @@ LEADS_HINTS: dict[str, Any] = {
 
 
 INSERT_ONLY: dict[str, str] = {"disposition": "merge", "strategy": "insert-only"}
-# the tables written insert-only, with their keys (a load retried after a kill is checked for repeats)
+# the tables written insert-only or appended, with their keys (a load retried after a kill is checked for
+# repeats, and a repeat removed: finish_pending)
 INSERTED_ONCE: dict[str, str | list[str]] = {
     "leads": "id",
+    "lead_company_fields": "id",
     "leads_rejected": "_rejected_key",
     "complete_exports": ["export", "created_from", "created_to", "read_from"],
 }
@@ -125,11 +130,14 @@ def marketo_commit(
 
     The driver below decides what to fetch; this source only hands rows to dlt and writes the state, so
     a run killed between two steps resumes from the last committed step. A callable `state` is called once
-    the rows are read (reading them can change what the step commits). Tables in `insert_only` get the rows
-    whose id they do not hold yet, without dlt's delete and dedup pass (the first rows into an empty table).
+    the rows are read (reading them can change what the step commits). Tables in `insert_only` (the first
+    import into an empty table, each person once: see RepeatFilter) are appended, without dlt's staging,
+    delete and dedup pass, at a third of a merge's cost.
 
     Every write is idempotent: dlt retries a load job that a killed run left started, and the job may have
-    committed before the kill, so a plain append could land its rows twice.
+    committed before the kill, so an append (or an insert-only merge, whose staged rows are not de-duplicated)
+    could land its rows twice; the next run finishes that load first and removes every row whose key repeats
+    in the tables of INSERTED_ONCE (loaders/common/pipeline.py: finish_pending).
     """
 
     def _state_writer(items: Iterable[Any]) -> Iterator[Any]:
@@ -150,11 +158,36 @@ def marketo_commit(
                 "columns": COMPLETE_EXPORTS_COLUMNS,
             }
         if name in insert_only:
-            hints = {"primary_key": "id", "write_disposition": INSERT_ONLY}
+            hints = {"primary_key": "id", "write_disposition": "append"}
         resources.append(dlt.resource(_state_writer(items), name=name, **hints))
     if not resources:
         resources.append(dlt.resource(_state_writer([]), name="leads", **LEADS_HINTS))
     return resources
+
+
+# downloaded windows are committed together until they hold this many records or this long has passed since
+# the last commit (a real instance takes a minute or more per export job, so there each window commits alone)
+COMMIT_EVERY_RECORDS = 200_000
+COMMIT_EVERY_SECONDS = 60.0
+_SAVE_STATE, _DONE = object(), object()  # what the export thread tells the committing one, besides windows
+
+
+@dataclass
+class _Fetched:
+    """A window whose export file is downloaded and checked, not yet committed."""
+
+    index: int
+    window: Window
+    job: ExportJob
+    path: Path
+    describe: str
+    read_at: str
+    size: int = 0
+    counts: dict = field(default_factory=lambda: {"rows": 0, "rejected": 0})
+
+    @property
+    def expected(self) -> int:
+        return int(self.job.status.get("numberOfRecords") or 0)
 
 
 @dataclass
@@ -193,6 +226,7 @@ class MarketoLoad:
             poll_interval=settings.poll_interval_seconds, job_timeout=settings.job_timeout_seconds
         )
         self.totals = Totals()
+        self._state_lock = threading.Lock()  # the export thread adds job ids while a commit reads the state
         self.has_rows: dict[str, bool] = {}
         self.now = datetime.now(UTC).replace(microsecond=0)
         # run() without data: the state from the warehouse when the local working dir is new (dlt syncs once
@@ -294,48 +328,125 @@ class MarketoLoad:
         label = {"leads": f"persons by {filter_field}", "full": "full refresh", "company": "company fields (B9)"}[name]
         if windows:
             self.progress.say(f"{label}: {len(windows)} window(s) {windows[0].start} .. {windows[-1].end}")
-        for i, window in enumerate(windows):
-            job = self._job(p, window, filter_field, fields)
-            if i + 1 < len(windows):  # keep Marketo's second processing slot busy while we download
-                self._job(p, windows[i + 1], filter_field, fields)
-            if p.pop("_dirty", False):
-                self.save_local_state()
-            describe = f"{label} {window.start}..{window.end}"
-            job.wait(describe)
-            path = self.workdir / f"{job.export_id}.csv"
-            size, _ = job.download(path)
-            self.totals.bytes += size
-            expected_rows = int(job.status.get("numberOfRecords") or 0)
+        if not windows:
+            return
+        # the first import into an empty table is appended, batch after batch: one filter of the pass's
+        # persons holds back the rows of a person already appended, and merges the newer of them
+        repeats = None if self._has_rows(table) else RepeatFilter()
+        fetched: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def fetch() -> None:
+            """Export jobs and downloads, in window order, ahead of the commits (its own thread: Marketo works
+            on the next jobs and the files come down while the rows of the last ones load). It keeps at most
+            two jobs of the pass ahead (Marketo processes two at once) and makes one call at a time."""
+            try:
+                for i, window in enumerate(windows):
+                    if stop.is_set():
+                        return
+                    with self._state_lock:
+                        job = self._job(p, window, filter_field, fields)
+                        if i + 1 < len(windows):  # keep Marketo's second processing slot busy
+                            self._job(p, windows[i + 1], filter_field, fields)
+                        dirty = p.pop("_dirty", False)
+                    if dirty:
+                        fetched.put(_SAVE_STATE)  # new job ids: saved by the committing thread, which owns dlt
+                    describe = f"{label} {window.start}..{window.end}"
+                    job.wait(describe)
+                    path = self.workdir / f"{job.export_id}.csv"
+                    size, _ = job.download(path)
+                    read_at = iso(
+                        _parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now))
+                    )
+                    fetched.put(_Fetched(i, window, job, path, describe, read_at, size))
+                fetched.put(_DONE)
+            except BaseException as exc:  # handed to the committing thread, which raises it
+                fetched.put(exc)
+
+        fetcher = threading.Thread(target=fetch, name=f"marketo-{name}-exports", daemon=True)
+        fetcher.start()
+        batch: list[_Fetched] = []
+        since_commit = time.monotonic()
+        done, failed = False, None
+        try:
+            while not done:
+                items = [fetched.get()]
+                while not fetched.empty():  # everything downloaded by now goes into the same commit
+                    items.append(fetched.get())
+                for item in items:
+                    if item is _SAVE_STATE:
+                        self.save_local_state()
+                    elif item is _DONE:
+                        done = True
+                    elif isinstance(item, BaseException):
+                        done, failed = True, item
+                    else:
+                        self.totals.bytes += item.size
+                        batch.append(item)
+                if batch and (
+                    done
+                    or sum(f.expected for f in batch) >= COMMIT_EVERY_RECORDS
+                    or time.monotonic() - since_commit >= COMMIT_EVERY_SECONDS
+                ):
+                    ready, batch = batch, []
+                    self._commit_windows(name, filter_field, table, p, ready, len(windows), label, repeats)
+                    since_commit = time.monotonic()
+        finally:
+            stop.set()
+        if failed is not None:
+            # a clean stop (quota, queue, timeout) or a failed export or download: the files downloaded and
+            # checked before it are committed above, so the next run neither exports nor downloads them again
+            raise failed
+
+    def _commit_windows(
+        self,
+        name: str,
+        filter_field: str,
+        table: str,
+        p: dict,
+        batch: list[_Fetched],
+        n_windows: int,
+        label: str,
+        repeats: RepeatFilter | None,
+    ) -> None:
+        """Consecutive downloaded windows of a pass, their rows and the cursor moved past the last of them, in
+        one commit (dlt's fixed cost per load is paid once for all of them, not per 31-day window). Until
+        then the state saved between windows keeps the cursor where the last commit left it: a killed run
+        re-reads the batch, with the export jobs saved for it."""
+        with self._state_lock:
             undone = copy.deepcopy(self.state)
-            p["cursor"] = window.end
-            p["jobs"].pop(window.key, None)
-            if i == len(windows) - 1:
+            for f in batch:
+                p["cursor"] = f.window.end
+                p["jobs"].pop(f.window.key, None)
+                p["read_from"] = min(p.get("read_from") or f.read_at, f.read_at)
+            last = batch[-1].index == n_windows - 1
+            if last:
                 p["last_completed"] = p.pop("end")
                 p["jobs"] = {}
-            counts = {"rows": 0, "rejected": 0}
-            read_at = iso(_parse_iso(job.status.get("startedAt") or job.status.get("createdAt") or iso(self.now)))
-            p["read_from"] = min(p.get("read_from") or read_at, read_at)
-            self._commit_window(table, p, job, path, window, counts, read_at, undone)
-            self.has_rows[table] = self.has_rows[table] or counts["rows"] > 0
-            if counts["rows"] + counts["rejected"] != expected_rows:
+        self._commit_files(table, p, batch, undone, repeats)
+        self.has_rows[table] = self.has_rows[table] or any(f.counts["rows"] > 0 for f in batch)
+        for f in batch:
+            if f.counts["rows"] + f.counts["rejected"] != f.expected:
                 raise LoaderError(
-                    f"export {job.export_id} ({describe}): Marketo said {expected_rows} records but the file "
-                    f"held {counts['rows'] + counts['rejected']}; the rows are loaded, please report this"
+                    f"export {f.job.export_id} ({f.describe}): Marketo said {f.expected} records but the file "
+                    f"held {f.counts['rows'] + f.counts['rejected']}; the rows are loaded, please report this"
                 )
-            if i == len(windows) - 1 and filter_field == "createdAt":
-                self._record_complete_export(name, table, p)
-            path.unlink(missing_ok=True)
-            self.totals.rows += counts["rows"]
-            self.totals.rejected += counts["rejected"]
-            self.totals.by_table[table] = self.totals.by_table.get(table, 0) + counts["rows"]
+        if last and filter_field == "createdAt":
+            self._record_complete_export(name, table, p)
+        for f in batch:
+            f.path.unlink(missing_ok=True)
+            self.totals.rows += f.counts["rows"]
+            self.totals.rejected += f.counts["rejected"]
+            self.totals.by_table[table] = self.totals.by_table.get(table, 0) + f.counts["rows"]
             self.totals.windows_done += 1
-            fault_point("marketo.between_windows")
-            self.progress.tick(
-                f"{label}: window {i + 1}/{len(windows)} done, {self.totals.rows:,} rows "
-                f"({self.totals.rejected} rejected), {human_bytes(self.totals.bytes)}, "
-                f"{self.client.budget.calls_made} API calls",
-                force=i == len(windows) - 1,
-            )
+        fault_point("marketo.between_windows")
+        self.progress.tick(
+            f"{label}: window {batch[-1].index + 1}/{n_windows} done"
+            + (f" ({len(batch)} in one commit)" if len(batch) > 1 else "")
+            + f", {self.totals.rows:,} rows ({self.totals.rejected} rejected), {human_bytes(self.totals.bytes)}, "
+            f"{self.client.budget.calls_made} API calls",
+            force=last,
+        )
 
     def _job(self, p: dict, window: Window, filter_field: str, fields: list[str]) -> ExportJob:
         """The export job for a window: the saved one if Marketo still has it and it has not failed,
@@ -424,7 +535,7 @@ class MarketoLoad:
             )
 
     def _has_rows(self, table: str) -> bool:
-        """Whether the warehouse holds rows of `table` yet (windows merge into it) or not (insert-only)."""
+        """Whether the warehouse holds rows of `table` yet (windows merge into it) or not (appended)."""
         if table not in self.has_rows:
             try:
                 with self.pipeline.sql_client() as client:
@@ -459,33 +570,34 @@ class MarketoLoad:
         }
         self.commit({"complete_exports": [row]})
 
-    def _commit_window(
-        self, table: str, p: dict, job: ExportJob, path: Path, window: Window, counts: dict, read_at: str, undone: dict
+    def _commit_files(
+        self, table: str, p: dict, batch: list[_Fetched], undone: dict, repeats: RepeatFilter | None
     ) -> None:
-        """A window's rows and the state that marks it done, in one commit.
+        """Downloaded windows' rows and the state that marks them done, in one commit.
 
-        The first rows into an empty table are inserted only (no delete, no dedup pass). A person the file
-        holds twice is inserted once; the repeats newer than that row follow in a merge, and it is
-        that second commit which marks the window done (a run stopped between the two re-reads the window,
-        then by merge). A file short of its numberOfRecords marks the pass as having gaps, in the same commit.
+        With `repeats` (the pass began on an empty table) the rows are appended (no staging, delete or dedup
+        pass): a person the pass's files hold twice (a window's boundary second, Marketo listing them twice) is
+        inserted once, and the repeats newer than that row follow in a merge; it is that second commit which
+        marks the windows done (a run stopped between the two re-reads them, then by merge). A file short of its
+        numberOfRecords marks the pass as having gaps, in the same commit.
         """
-        expected = int(job.status.get("numberOfRecords") or 0)
 
         def checked(state: dict) -> dict:
             # a file short of its record count: this pass can no longer tell who is gone from Marketo
-            if counts["rows"] + counts["rejected"] != expected:
+            if any(f.counts["rows"] + f.counts["rejected"] != f.expected for f in batch):
                 p["gaps"] = True
             return state
 
-        if self._has_rows(table):
-            rows = self._rows(path, job.export_id, window, counts, read_at)
+        rows = chain.from_iterable(
+            self._rows(f.path, f.job.export_id, f.window, f.counts, f.read_at, repeats) for f in batch
+        )
+        if repeats is None:
             self.commit({table: rows}, state=lambda: checked(self.state))
             return
-        repeats = RepeatFilter()
-        rows = self._rows(path, job.export_id, window, counts, read_at, repeats)
         self.commit({table: rows}, insert_only=(table,), state=lambda: checked(undone if repeats.held else self.state))
         if repeats.held:
             newer = repeats.newer()
+            repeats.held = []
             self.commit({table: [newer] if newer.num_rows else []})
 
     # ---------------------------------------------------------------- deletes
@@ -545,17 +657,23 @@ class MarketoLoad:
         state: dict | Callable[[], dict] | None = None,
     ) -> None:
         kill_mid_load(self.pipeline, "marketo.mid_load")
-        self.pipeline.run(
-            marketo_commit(self.state if state is None else state, tables, insert_only), **run_options(self.pipeline)
-        )
+        given = self.state if state is None else state
+
+        def snapshot() -> dict:
+            with self._state_lock:
+                return copy.deepcopy(given() if callable(given) else given)
+
+        self.pipeline.run(marketo_commit(snapshot, tables, insert_only), **run_options(self.pipeline))
 
     def save_local_state(self) -> None:
         """Saves the state (new export job ids before the long wait, the delete feed's token) in dlt's local
         pipeline state: a killed run re-attaches to the same jobs and resumes the feed. A file write, not a
         load: the warehouse gets it with the next commit (the local state is newer, so sync_destination keeps
         it)."""
+        with self._state_lock:
+            current = copy.deepcopy(self.state)
         with self.pipeline.managed_state() as state:
-            state.setdefault("sources", {})["marketo"] = copy.deepcopy(self.state)
+            state.setdefault("sources", {})["marketo"] = current
 
 
 def _with_rejected_key(table: pa.Table) -> pa.Table:
