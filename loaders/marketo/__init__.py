@@ -84,11 +84,9 @@ LEADS_HINTS: dict[str, Any] = {
 
 
 INSERT_ONLY: dict[str, str] = {"disposition": "merge", "strategy": "insert-only"}
-# the tables written insert-only or appended, with their keys (a load retried after a kill is checked for
-# repeats, and a repeat removed: finish_pending)
+# the tables written insert-only, with their keys (a load retried after a kill is checked for repeats)
 INSERTED_ONCE: dict[str, str | list[str]] = {
     "leads": "id",
-    "lead_company_fields": "id",
     "leads_rejected": "_rejected_key",
     "complete_exports": ["export", "created_from", "created_to", "read_from"],
 }
@@ -130,14 +128,11 @@ def marketo_commit(
 
     The driver below decides what to fetch; this source only hands rows to dlt and writes the state, so
     a run killed between two steps resumes from the last committed step. A callable `state` is called once
-    the rows are read (reading them can change what the step commits). Tables in `insert_only` (the first
-    import into an empty table, each person once: see RepeatFilter) are appended, without dlt's staging,
-    delete and dedup pass, at a third of a merge's cost.
+    the rows are read (reading them can change what the step commits). Tables in `insert_only` get the rows
+    whose id they do not hold yet, without dlt's delete and dedup pass (the first rows into an empty table).
 
     Every write is idempotent: dlt retries a load job that a killed run left started, and the job may have
-    committed before the kill, so an append (or an insert-only merge, whose staged rows are not de-duplicated)
-    could land its rows twice; the next run finishes that load first and removes every row whose key repeats
-    in the tables of INSERTED_ONCE (loaders/common/pipeline.py: finish_pending).
+    committed before the kill, so a plain append could land its rows twice.
     """
 
     def _state_writer(items: Iterable[Any]) -> Iterator[Any]:
@@ -158,7 +153,7 @@ def marketo_commit(
                 "columns": COMPLETE_EXPORTS_COLUMNS,
             }
         if name in insert_only:
-            hints = {"primary_key": "id", "write_disposition": "append"}
+            hints = {"primary_key": "id", "write_disposition": INSERT_ONLY}
         resources.append(dlt.resource(_state_writer(items), name=name, **hints))
     if not resources:
         resources.append(dlt.resource(_state_writer([]), name="leads", **LEADS_HINTS))
@@ -330,8 +325,8 @@ class MarketoLoad:
             self.progress.say(f"{label}: {len(windows)} window(s) {windows[0].start} .. {windows[-1].end}")
         if not windows:
             return
-        # the first import into an empty table is appended, batch after batch: one filter of the pass's
-        # persons holds back the rows of a person already appended, and merges the newer of them
+        # the first import into an empty table is inserted only, batch after batch: one filter of the pass's
+        # persons holds back the rows of a person already inserted, and merges the newer of them
         repeats = None if self._has_rows(table) else RepeatFilter()
         fetched: queue.Queue = queue.Queue()
         stop = threading.Event()
@@ -535,7 +530,7 @@ class MarketoLoad:
             )
 
     def _has_rows(self, table: str) -> bool:
-        """Whether the warehouse holds rows of `table` yet (windows merge into it) or not (appended)."""
+        """Whether the warehouse holds rows of `table` yet (windows merge into it) or not (insert-only)."""
         if table not in self.has_rows:
             try:
                 with self.pipeline.sql_client() as client:
@@ -575,7 +570,7 @@ class MarketoLoad:
     ) -> None:
         """Downloaded windows' rows and the state that marks them done, in one commit.
 
-        With `repeats` (the pass began on an empty table) the rows are appended (no staging, delete or dedup
+        With `repeats` (the pass began on an empty table) the rows are inserted only (no delete, no dedup
         pass): a person the pass's files hold twice (a window's boundary second, Marketo listing them twice) is
         inserted once, and the repeats newer than that row follow in a merge; it is that second commit which
         marks the windows done (a run stopped between the two re-reads them, then by merge). A file short of its
