@@ -47,7 +47,9 @@ def test_each_table_is_as_fresh_as_the_last_completed_load_that_wrote_it(tmp_pat
     statuses = {r["status"] for r in results}
     assert "runtime error" not in statuses
     # every source table is checked, with its threshold
-    assert len(results) == 16
+    assert len(results) == 17
     by_name = {r["unique_id"].split(".", 2)[-1]: r["criteria"] for r in results}
     assert by_name["raw_web.page_views"]["warn_after"] == {"count": 36, "period": "hour"}
     assert by_name["raw_marketo.deleted_leads"]["warn_after"] == {"count": 30, "period": "day"}
+    # written by complete re-export passes only (issue 13): a quiet day is normal
+    assert by_name["raw_marketo.complete_exports"]["warn_after"] == {"count": 30, "period": "day"}
