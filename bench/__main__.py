@@ -139,13 +139,7 @@ def bench_marketo(sc: Scale) -> list[Row]:
     }
     emu_dir = sc.work / "emu"
     with MarketoEmulator(sc.leads, [], workdir=emu_dir, status_update_seconds=0) as emu:
-        env.update(
-            {
-                "SOURCES__MARKETO__BASE_URL": emu.base_url,
-                "SOURCES__MARKETO__CLIENT_ID": emu.client_id,
-                "SOURCES__MARKETO__CLIENT_SECRET": emu.client_secret,
-            }
-        )
+        env.update(emu.loader_env())
         loader = run_measured([sys.executable, "-m", "loaders", "marketo"], env)
         marketo_share = emu.stats.export_write_seconds
     bulk_file = sorted(emu_dir.rglob("*.csv"), key=lambda p: p.stat().st_size)[-1]
@@ -203,13 +197,7 @@ def bench_marketo_api(sc: Scale) -> list[Row]:
     }
     with MarketoEmulator(leads, [], workdir=work / "emu", status_update_seconds=0) as emu:
         emu.enforce_rate_limits = False  # the budget is lifted on both sides; 2 jobs processing still hold
-        env.update(
-            {
-                "SOURCES__MARKETO__BASE_URL": emu.base_url,
-                "SOURCES__MARKETO__CLIENT_ID": emu.client_id,
-                "SOURCES__MARKETO__CLIENT_SECRET": emu.client_secret,
-            }
-        )
+        env.update(emu.loader_env())
         loader = run_measured([sys.executable, "-m", "loaders", "marketo"], env)
         marketo_share = emu.stats.export_write_seconds
         exports = sorted(p.stem for p in (work / "emu").glob("*.csv"))
@@ -379,13 +367,7 @@ def bench_daily(sc: Scale, full_seconds: float, publish: dict[str, float]) -> li
         return part, note
 
     with MarketoEmulator(sc.leads, [], workdir=sc.work / "emu-daily", status_update_seconds=0) as emu:
-        env.update(
-            {
-                "SOURCES__MARKETO__BASE_URL": emu.base_url,
-                "SOURCES__MARKETO__CLIENT_ID": emu.client_id,
-                "SOURCES__MARKETO__CLIENT_SECRET": emu.client_secret,
-            }
-        )
+        env.update(emu.loader_env())
         first = run_measured(daily, env)
         first_part, first_note = dbt_part(first)
         events = new_day(7)

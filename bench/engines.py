@@ -41,13 +41,7 @@ def load(sc, env: dict[str, str], destination: list[str], events: Path) -> None:
     with MarketoEmulator(
         sc.leads, [], workdir=Path(env["LOADERS_PIPELINES_DIR"]).parent / "emu", status_update_seconds=0
     ) as emu:
-        marketo_env.update(
-            {
-                "SOURCES__MARKETO__BASE_URL": emu.base_url,
-                "SOURCES__MARKETO__CLIENT_ID": emu.client_id,
-                "SOURCES__MARKETO__CLIENT_SECRET": emu.client_secret,
-            }
-        )
+        marketo_env.update(emu.loader_env())
         run_measured([sys.executable, "-m", "loaders", "marketo", *destination], marketo_env)
     run_measured(
         [sys.executable, "-m", "loaders", "web", *destination], {**env, "SOURCES__WEB__BUCKET_URL": str(events)}

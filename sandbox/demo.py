@@ -131,9 +131,7 @@ def _demo(target: str, target_env: dict[str, str]) -> int:
         step(f"Marketo emulator on {marketo.base_url}; loading with `python -m loaders marketo`")
         env.update(
             {
-                "SOURCES__MARKETO__BASE_URL": marketo.base_url,
-                "SOURCES__MARKETO__CLIENT_ID": marketo.client_id,
-                "SOURCES__MARKETO__CLIENT_SECRET": marketo.client_secret,
+                **marketo.loader_env(),
                 "SOURCES__MARKETO__START_DATE": start.date().isoformat(),
                 "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.2",
             }

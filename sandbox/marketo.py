@@ -566,6 +566,14 @@ class MarketoEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def loader_env(self) -> dict[str, str]:
+        """The settings that point `python -m loaders marketo` at this emulator (env vars)."""
+        return {
+            "SOURCES__MARKETO__BASE_URL": self.base_url,
+            "SOURCES__MARKETO__CLIENT_ID": self.client_id,
+            "SOURCES__MARKETO__CLIENT_SECRET": self.client_secret,
+        }
+
     # -------------------------------------------------------------------------------- data changes
 
     @property

@@ -101,9 +101,7 @@ class Sources:
         )
         env.update(
             {
-                "SOURCES__MARKETO__BASE_URL": self.marketo.base_url,
-                "SOURCES__MARKETO__CLIENT_ID": self.marketo.client_id,
-                "SOURCES__MARKETO__CLIENT_SECRET": self.marketo.client_secret,
+                **self.marketo.loader_env(),
                 "SOURCES__MARKETO__START_DATE": self.start.isoformat(),
                 "SOURCES__MARKETO__POLL_INTERVAL_SECONDS": "0.01",
             }
